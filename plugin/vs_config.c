@@ -1,0 +1,347 @@
+#include "vs_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "vs_stats.h"
+
+typedef int (*handler_t)(vs_config_t *cfg, const char *key,
+                         const vs_conf_value_t *v, size_t n, vs_error_t *err);
+
+/* Quote a value for an error message: strings in double quotes, numbers and
+ * booleans as collectd would print them. */
+static const char *show(const vs_conf_value_t *v, char *buf, size_t len) {
+  switch (v->type) {
+  case VS_CONF_STRING:
+    snprintf(buf, len, "\"%s\"", v->string);
+    break;
+  case VS_CONF_NUMBER:
+    snprintf(buf, len, "%g", v->number);
+    break;
+  case VS_CONF_BOOLEAN:
+    snprintf(buf, len, "%s", v->boolean ? "true" : "false");
+    break;
+  }
+  return buf;
+}
+
+static int need_strings(const char *key, const vs_conf_value_t *v, size_t n,
+                        size_t min, size_t max, vs_error_t *err) {
+  char buf[160];
+  if (n < min || n > max) {
+    if (min == max)
+      return vs_error_set(err, -EINVAL,
+                          "%s: expected %zu string value%s, got %zu", key, min,
+                          min == 1 ? "" : "s", n);
+    return vs_error_set(err, -EINVAL,
+                        "%s: expected %zu to %zu string values, got %zu", key,
+                        min, max, n);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (v[i].type != VS_CONF_STRING)
+      return vs_error_set(err, -EINVAL,
+                          "%s: invalid value %s (expected a quoted string)",
+                          key, show(&v[i], buf, sizeof(buf)));
+  return 0;
+}
+
+static int need_bool(const char *key, const vs_conf_value_t *v, size_t n,
+                     bool *ret, vs_error_t *err) {
+  char buf[160];
+  if (n != 1)
+    return vs_error_set(err, -EINVAL, "%s: expected one boolean value, got %zu",
+                        key, n);
+  if (v->type != VS_CONF_BOOLEAN)
+    return vs_error_set(err, -EINVAL,
+                        "%s: invalid value %s (expected true or false)", key,
+                        show(v, buf, sizeof(buf)));
+  *ret = v->boolean;
+  return 0;
+}
+
+typedef struct {
+  const char *word;
+  int value;
+} keyword_t;
+
+/* Look a string value up in a keyword table; the error lists the choices. */
+static int keyword(const char *key, const char *s, const keyword_t *kw,
+                   size_t nkw, int *ret, vs_error_t *err) {
+  for (size_t i = 0; i < nkw; i++)
+    if (strcasecmp(kw[i].word, s) == 0) {
+      *ret = kw[i].value;
+      return 0;
+    }
+  char choices[256] = "";
+  for (size_t i = 0; i < nkw; i++) {
+    size_t len = strlen(choices);
+    snprintf(choices + len, sizeof(choices) - len, "%s\"%s\"",
+             i == 0 ? "" : (i + 1 == nkw ? " or " : ", "), kw[i].word);
+  }
+  return vs_error_set(err, -EINVAL, "%s: invalid value \"%s\" (expected %s)",
+                      key, s, choices);
+}
+
+#define NKW(t) (sizeof(t) / sizeof((t)[0]))
+
+static int set_connection(vs_config_t *cfg, const char *key,
+                          const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  int r = need_strings(key, v, n, 1, 1, err);
+  if (r < 0)
+    return r;
+  if (v[0].string[0] == '\0')
+    return vs_error_set(err, -EINVAL,
+                        "%s: invalid value \"\" (expected a libvirt URI)", key);
+  char *uri = strdup(v[0].string);
+  if (!uri)
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  free(cfg->uri);
+  cfg->uri = uri;
+  return 0;
+}
+
+static int set_mode(vs_config_t *cfg, const char *key, const vs_conf_value_t *v,
+                    size_t n, vs_error_t *err) {
+  static const keyword_t kw[] = {{"auto", VS_MODE_AUTO},
+                                 {"bulk", VS_MODE_BULK},
+                                 {"per-domain", VS_MODE_PER_DOMAIN}};
+  int r = need_strings(key, v, n, 1, 1, err), mode;
+  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &mode, err)) < 0)
+    return r;
+  cfg->mode = (vs_stats_mode_t)mode;
+  return 0;
+}
+
+/* Stats "state cpu" "block": words may be split over several strings. */
+static int set_stats(vs_config_t *cfg, const char *key,
+                     const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  int r = need_strings(key, v, n, 1, 64, err);
+  if (r < 0)
+    return r;
+  unsigned groups = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *copy = strdup(v[i].string), *save = NULL;
+    if (!copy)
+      return vs_error_set(err, -ENOMEM, "out of memory");
+    for (char *w = strtok_r(copy, " \t,", &save); w;
+         w = strtok_r(NULL, " \t,", &save)) {
+      vs_group_t g =
+          strcasecmp(w, "all") == 0 ? VS_GROUPS_ALL : vs_group_from_name(w);
+      if (g == 0) {
+        vs_error_set(err, -EINVAL,
+                     "%s: invalid value \"%s\" (expected any of \"state\", "
+                     "\"cpu\", \"balloon\", \"vcpu\", \"interface\", "
+                     "\"block\", \"perf\", \"all\")",
+                     key, w);
+        free(copy);
+        return -EINVAL;
+      }
+      groups |= g;
+    }
+    free(copy);
+  }
+  if (groups == 0)
+    return vs_error_set(err, -EINVAL, "%s: no statistics group given", key);
+  cfg->groups = groups;
+  return 0;
+}
+
+static vs_filter_t *filter_for(vs_config_t *cfg, const char *key) {
+  if (strncasecmp(key, "Domain", 6) == 0)
+    return &cfg->domains;
+  if (strncasecmp(key, "BlockDevice", 11) == 0)
+    return &cfg->block_devs;
+  return &cfg->if_devs;
+}
+
+static int set_filter(vs_config_t *cfg, const char *key,
+                      const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  int r = need_strings(key, v, n, 1, 256, err);
+  if (r < 0)
+    return r;
+  vs_filter_t *f = filter_for(cfg, key);
+  for (size_t i = 0; i < n; i++) {
+    vs_error_t e = {0};
+    r = vs_filter_add(f, v[i].string, &e);
+    if (r < 0)
+      return vs_error_set(err, r, "%s: invalid value \"%s\": %s", key,
+                          v[i].string, e.msg);
+  }
+  return 0;
+}
+
+static int set_invert(vs_config_t *cfg, const char *key,
+                      const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  bool b = false;
+  int r = need_bool(key, v, n, &b, err);
+  if (r < 0)
+    return r;
+  if (strcasecmp(key, "IgnoreSelected") == 0) {
+    cfg->domains.invert = cfg->block_devs.invert = cfg->if_devs.invert = b;
+  } else {
+    filter_for(cfg, key)->invert = b;
+  }
+  return 0;
+}
+
+static int set_format(vs_config_t *cfg, const char *key,
+                      const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  static const keyword_t kw[] = {{"name", VS_PART_NAME},
+                                 {"uuid", VS_PART_UUID},
+                                 {"hostname", VS_PART_HOSTNAME}};
+  static const keyword_t kw_none[] = {{"none", 0},
+                                      {"name", VS_PART_NAME},
+                                      {"uuid", VS_PART_UUID},
+                                      {"hostname", VS_PART_HOSTNAME}};
+  bool is_host = strcasecmp(key, "HostnameFormat") == 0;
+  int r = need_strings(key, v, n, 1, VS_FORMAT_PARTS_MAX, err);
+  if (r < 0)
+    return r;
+  vs_format_t fmt = {0};
+  for (size_t i = 0; i < n; i++) {
+    int part;
+    if (is_host)
+      r = keyword(key, v[i].string, kw, NKW(kw), &part, err);
+    else
+      r = keyword(key, v[i].string, kw_none, NKW(kw_none), &part, err);
+    if (r < 0)
+      return r;
+    if (part == 0) {
+      if (n != 1)
+        return vs_error_set(err, -EINVAL,
+                            "%s: invalid value \"none\" (it cannot be combined "
+                            "with other parts)",
+                            key);
+      continue;
+    }
+    for (size_t j = 0; j < fmt.n; j++)
+      if (fmt.parts[j] == (vs_ident_part_t)part)
+        return vs_error_set(err, -EINVAL,
+                            "%s: invalid value \"%s\" (given twice)", key,
+                            v[i].string);
+    fmt.parts[fmt.n++] = (vs_ident_part_t)part;
+  }
+  if (is_host)
+    cfg->host_format = fmt;
+  else
+    cfg->plugin_instance_format = fmt;
+  return 0;
+}
+
+static int set_compat(vs_config_t *cfg, const char *key,
+                      const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  static const keyword_t kw[] = {{"none", VS_COMPAT_NONE},
+                                 {"virt", VS_COMPAT_VIRT}};
+  int r = need_strings(key, v, n, 1, 1, err), c;
+  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &c, err)) < 0)
+    return r;
+  cfg->compat = (vs_compat_t)c;
+  return 0;
+}
+
+static int set_block_format(vs_config_t *cfg, const char *key,
+                            const vs_conf_value_t *v, size_t n,
+                            vs_error_t *err) {
+  static const keyword_t kw[] = {{"target", VS_BLOCK_FORMAT_TARGET},
+                                 {"source", VS_BLOCK_FORMAT_SOURCE}};
+  int r = need_strings(key, v, n, 1, 1, err), f;
+  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &f, err)) < 0)
+    return r;
+  cfg->block_format = (vs_block_format_t)f;
+  return 0;
+}
+
+static int set_block_basename(vs_config_t *cfg, const char *key,
+                              const vs_conf_value_t *v, size_t n,
+                              vs_error_t *err) {
+  return need_bool(key, v, n, &cfg->block_format_basename, err);
+}
+
+static int set_if_format(vs_config_t *cfg, const char *key,
+                         const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  static const keyword_t kw[] = {{"name", VS_IF_FORMAT_NAME},
+                                 {"number", VS_IF_FORMAT_NUMBER}};
+  int r = need_strings(key, v, n, 1, 1, err), f;
+  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &f, err)) < 0)
+    return r;
+  cfg->if_format = (vs_if_format_t)f;
+  return 0;
+}
+
+static const struct {
+  const char *key;
+  handler_t fn;
+} handlers[] = {
+    {"Connection", set_connection},
+    {"StatsMode", set_mode},
+    {"Stats", set_stats},
+    {"Domain", set_filter},
+    {"BlockDevice", set_filter},
+    {"InterfaceDevice", set_filter},
+    {"IgnoreSelected", set_invert},
+    {"DomainIgnoreSelected", set_invert},
+    {"BlockDeviceIgnoreSelected", set_invert},
+    {"InterfaceDeviceIgnoreSelected", set_invert},
+    {"HostnameFormat", set_format},
+    {"PluginInstanceFormat", set_format},
+    {"Compatibility", set_compat},
+    {"BlockDeviceFormat", set_block_format},
+    {"BlockDeviceFormatBasename", set_block_basename},
+    {"InterfaceFormat", set_if_format},
+};
+#define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+const char *vs_config_key(size_t i) {
+  return i < N_HANDLERS ? handlers[i].key : NULL;
+}
+
+void vs_config_init(vs_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->mode = VS_MODE_AUTO;
+  cfg->groups = VS_GROUPS_DEFAULT;
+  cfg->host_format.parts[0] = VS_PART_NAME;
+  cfg->host_format.n = 1;
+}
+
+int vs_config_set(vs_config_t *cfg, const char *key,
+                  const vs_conf_value_t *values, size_t n, vs_error_t *err) {
+  for (size_t i = 0; i < N_HANDLERS; i++)
+    if (strcasecmp(handlers[i].key, key) == 0)
+      return handlers[i].fn(cfg, handlers[i].key, values, n, err);
+  return vs_error_set(err, -EINVAL, "unknown option \"%s\"", key);
+}
+
+static bool has_part(const vs_format_t *f, vs_ident_part_t p) {
+  for (size_t i = 0; i < f->n; i++)
+    if (f->parts[i] == p)
+      return true;
+  return false;
+}
+
+int vs_config_finish(vs_config_t *cfg, vs_error_t *err) {
+  const vs_format_t *h = &cfg->host_format, *pi = &cfg->plugin_instance_format;
+  if (!has_part(h, VS_PART_NAME) && !has_part(h, VS_PART_UUID) &&
+      !has_part(pi, VS_PART_NAME) && !has_part(pi, VS_PART_UUID))
+    return vs_error_set(err, -EINVAL,
+                        "HostnameFormat / PluginInstanceFormat: neither names "
+                        "the domain (\"name\" or \"uuid\"), so every domain "
+                        "would write to the same identifiers");
+  if (cfg->block_format_basename && cfg->block_format != VS_BLOCK_FORMAT_SOURCE)
+    return vs_error_set(err, -EINVAL,
+                        "BlockDeviceFormatBasename: true needs "
+                        "BlockDeviceFormat \"source\"");
+  return 0;
+}
+
+void vs_config_clear(vs_config_t *cfg) {
+  if (!cfg)
+    return;
+  free(cfg->uri);
+  vs_filter_clear(&cfg->domains);
+  vs_filter_clear(&cfg->block_devs);
+  vs_filter_clear(&cfg->if_devs);
+  memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,72 @@
+/* virtscale - the libvirt-facing core of the plugin.
+ *
+ * Owns the libvirt connection and the domain table, picks the sampling mode
+ * and turns one sampling round into a vs_sample_t of plain structs. Never
+ * includes collectd headers and never logs: problems come back in the sample
+ * and in vs_error_t. Not thread-safe: one caller samples at a time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/vs_error.h"
+#include "vs_config.h"
+#include "vs_domain_table.h"
+#include "vs_stats.h"
+
+typedef struct vs_core vs_core_t;
+
+/* One sampled domain. */
+typedef struct {
+  vs_domain_stats_t st;
+  /* identity (name, host and plugin-instance fields); borrowed from the
+   * domain table, valid until the next vs_core_sample() */
+  const vs_domain_entry_t *entry;
+  uint64_t sampled_ns; /* monotonic time libvirt answered for the domain */
+  bool have_cpu_percent;
+  double cpu_percent; /* see vs_cpu_percent(); host-relative in compat mode */
+} vs_domain_sample_t;
+
+/* Something that went wrong with one domain (the rest were sampled). */
+typedef struct {
+  char *domain;  /* owned */
+  char *message; /* owned */
+  bool first;    /* the domain had no problem in the previous sample */
+} vs_problem_t;
+
+typedef struct {
+  vs_domain_sample_t *domains; /* owned */
+  size_t n, cap;
+  char **gone; /* names of domains no longer running; owned */
+  size_t ngone;
+  vs_problem_t *problems; /* owned */
+  size_t nproblems;
+  unsigned calls;       /* libvirt API calls made (RPCs) */
+  unsigned errors;      /* calls that failed */
+  uint64_t duration_ns; /* wall time of the round */
+  vs_stats_mode_t mode; /* VS_MODE_BULK or VS_MODE_PER_DOMAIN as used */
+  bool connected;       /* a new connection was opened in this round */
+} vs_sample_t;
+
+/* Create a core for cfg (borrowed; must outlive the core). hostname is the
+ * hypervisor's name for the "hostname" identifier part (copied). Does not
+ * connect yet. Returns 0 or a negative errno with err set. */
+int vs_core_new(const vs_config_t *cfg, const char *hostname, vs_core_t **ret,
+                vs_error_t *err);
+
+/* Run one sampling round into s (zeroed by the caller, cleared with
+ * vs_sample_clear()). Connects first when needed. Returns 0 when the round
+ * ran (possibly with per-domain problems, possibly with no domains), or a
+ * negative errno with err set when nothing at all could be sampled
+ * (no connection, the listing call failed). */
+int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err);
+
+/* The URI of the open connection, or NULL. */
+const char *vs_core_uri(const vs_core_t *c);
+
+/* Release what s owns and zero it (NULL-safe). */
+void vs_sample_clear(vs_sample_t *s);
+
+/* Close the connection and free the core (NULL-safe). */
+void vs_core_free(vs_core_t *c);

@@ -1,0 +1,105 @@
+#include "vs_domain_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void strv_free(char **v, size_t n) {
+  if (!v)
+    return;
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+void vs_domain_entry_forget_devices(vs_domain_entry_t *e) {
+  strv_free(e->disk_targets, e->ndisks);
+  strv_free(e->disk_sources, e->ndisks);
+  strv_free(e->nic_targets, e->nnics);
+  e->disk_targets = e->disk_sources = e->nic_targets = NULL;
+  e->ndisks = e->nnics = 0;
+  e->devices_known = false;
+}
+
+static void entry_free(vs_domain_entry_t *e) {
+  if (!e)
+    return;
+  vs_domain_entry_forget_devices(e);
+  free(e->name);
+  free(e);
+}
+
+/* Index of uuid, or -(insertion point) - 1. */
+static long search(const vs_domain_table_t *t, const unsigned char *uuid) {
+  size_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = memcmp(t->entries[mid]->uuid, uuid, VIR_UUID_BUFLEN);
+    if (c == 0)
+      return (long)mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return -(long)lo - 1;
+}
+
+vs_domain_entry_t *vs_domain_table_find(vs_domain_table_t *t,
+                                        const unsigned char *uuid) {
+  long i = search(t, uuid);
+  return i >= 0 ? t->entries[i] : NULL;
+}
+
+vs_domain_entry_t *vs_domain_table_get(vs_domain_table_t *t,
+                                       const unsigned char *uuid,
+                                       bool *ret_new) {
+  long i = search(t, uuid);
+  if (i >= 0) {
+    *ret_new = false;
+    return t->entries[i];
+  }
+  size_t at = (size_t)(-i - 1);
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? 2 * t->cap : 16;
+    vs_domain_entry_t **p = realloc(t->entries, cap * sizeof(*p));
+    if (!p)
+      return NULL;
+    t->entries = p;
+    t->cap = cap;
+  }
+  vs_domain_entry_t *e = calloc(1, sizeof(*e));
+  if (!e)
+    return NULL;
+  memcpy(e->uuid, uuid, VIR_UUID_BUFLEN);
+  memmove(&t->entries[at + 1], &t->entries[at],
+          (t->n - at) * sizeof(*t->entries));
+  t->entries[at] = e;
+  t->n++;
+  *ret_new = true;
+  return e;
+}
+
+void vs_domain_table_sweep(vs_domain_table_t *t, uint64_t generation,
+                           void (*gone)(void *ud, const char *name), void *ud) {
+  size_t out = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    vs_domain_entry_t *e = t->entries[i];
+    if (e->seen == generation) {
+      t->entries[out++] = e;
+      continue;
+    }
+    if (gone)
+      gone(ud, e->name ? e->name : e->uuid_str);
+    entry_free(e);
+  }
+  t->n = out;
+}
+
+void vs_domain_table_clear(vs_domain_table_t *t) {
+  if (!t)
+    return;
+  for (size_t i = 0; i < t->n; i++)
+    entry_free(t->entries[i]);
+  free(t->entries);
+  memset(t, 0, sizeof(*t));
+}

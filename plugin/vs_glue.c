@@ -1,0 +1,272 @@
+/* virtscale - the collectd side: module_register, config/read/shutdown
+ * callbacks, mapping of the core's plain structs to value lists, logging.
+ * The only file that includes collectd headers. */
+#include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/plugin.h"
+#include "collectd/core/daemon/utils_complain.h"
+#include "collectd/core/utils/common/common.h"
+#include "collectd/liboconfig/oconfig.h"
+
+#include "common/vs_ident.h"
+#include "vs_config.h"
+#include "vs_core.h"
+#include "vs_metrics.h"
+
+#define PLUGIN_NAME "virtscale"
+
+/* One <Plugin virtscale> block: everything the read callback needs, owned
+ * by its user_data_t and freed by instance_free(). The read callback is the
+ * only thread that touches it, so it needs no lock. */
+typedef struct {
+  char name[DATA_MAX_NAME_LEN]; /* read callback name */
+  vs_config_t cfg;
+  vs_core_t *core; /* created on the first read, when hostname_g is final */
+  c_complain_t conn_complaint;
+  bool logged_mode;
+} instance_t;
+
+/* How many <Plugin virtscale> blocks were seen: with none, the init callback
+ * registers one instance with the defaults. Written by the config and init
+ * callbacks, which collectd runs one after another on its main thread. */
+static int instances_configured;
+
+static void instance_free(void *arg) {
+  instance_t *inst = arg;
+  if (!inst)
+    return;
+  vs_core_free(inst->core);
+  vs_config_clear(&inst->cfg);
+  free(inst);
+}
+
+/* --- dispatch -------------------------------------------------------- */
+
+typedef struct {
+  value_list_t *vl;
+  unsigned dispatched;
+} dispatch_ctx_t;
+
+static void dispatch_metric(void *ud, const vs_metric_t *m) {
+  dispatch_ctx_t *d = ud;
+  value_t values[2];
+  for (unsigned i = 0; i < m->nvalues; i++) {
+    if (m->values[i].kind == VS_DS_GAUGE)
+      values[i].gauge = m->values[i].gauge;
+    else
+      values[i].derive = m->values[i].derive;
+  }
+  d->vl->values = values;
+  d->vl->values_len = m->nvalues;
+  sstrncpy(d->vl->type, m->type, sizeof(d->vl->type));
+  sstrncpy(d->vl->type_instance, m->type_instance,
+           sizeof(d->vl->type_instance));
+  if (plugin_dispatch_values(d->vl) == 0)
+    d->dispatched++;
+}
+
+static vs_metrics_opts_t metrics_opts(const vs_config_t *cfg) {
+  return (vs_metrics_opts_t){
+      .compat = cfg->compat,
+      .groups = cfg->groups,
+      .block_devs = &cfg->block_devs,
+      .if_devs = &cfg->if_devs,
+      .block_format = cfg->block_format,
+      .block_format_basename = cfg->block_format_basename,
+      .if_format = cfg->if_format,
+  };
+}
+
+static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
+                                 cdtime_t now) {
+  vs_metrics_opts_t opts = metrics_opts(&inst->cfg);
+  value_list_t vl = VALUE_LIST_INIT;
+  vl.time = now;
+  sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
+           sizeof(vl.plugin));
+  dispatch_ctx_t d = {.vl = &vl};
+  for (size_t i = 0; i < s->n; i++) {
+    const vs_domain_sample_t *ds = &s->domains[i];
+    sstrncpy(vl.host, ds->entry->host, sizeof(vl.host));
+    sstrncpy(vl.plugin_instance, ds->entry->plugin_instance,
+             sizeof(vl.plugin_instance));
+    vs_metrics_extra_t x = {.domain_name = ds->entry->name,
+                            .have_cpu_percent = ds->have_cpu_percent,
+                            .cpu_percent = ds->cpu_percent};
+    vs_metrics_domain(&opts, &ds->st, &x, dispatch_metric, &d);
+  }
+  return d.dispatched;
+}
+
+/* Self-metrics, under the hypervisor's own host name. */
+static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
+                          cdtime_t now) {
+  struct {
+    const char *type, *type_instance;
+    gauge_t value;
+  } self[] = {
+      {"duration", "sample",
+       CDTIME_T_TO_DOUBLE(NS_TO_CDTIME_T(s->duration_ns))},
+      {"count", "domains", (gauge_t)s->n},
+      {"count", "libvirt_calls", (gauge_t)s->calls},
+      {"count", "errors", (gauge_t)s->errors},
+  };
+  value_list_t vl = VALUE_LIST_INIT;
+  value_t v;
+  vl.values = &v;
+  vl.values_len = 1;
+  vl.time = now;
+  sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
+  for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
+    v.gauge = self[i].value;
+    sstrncpy(vl.type, self[i].type, sizeof(vl.type));
+    sstrncpy(vl.type_instance, self[i].type_instance, sizeof(vl.type_instance));
+    plugin_dispatch_values(&vl);
+  }
+}
+
+static const char *mode_name(vs_stats_mode_t m) {
+  return m == VS_MODE_PER_DOMAIN ? "per-domain" : "bulk";
+}
+
+static void log_round(instance_t *inst, const vs_sample_t *s) {
+  if (s->connected) {
+    INFO(PLUGIN_NAME " plugin: connected to %s",
+         vs_core_uri(inst->core) ? vs_core_uri(inst->core) : "libvirt");
+    inst->logged_mode = false;
+  }
+  if (!inst->logged_mode) {
+    INFO(PLUGIN_NAME " plugin: sampling %s with %s statistics",
+         vs_core_uri(inst->core) ? vs_core_uri(inst->core) : "libvirt",
+         mode_name(s->mode));
+    inst->logged_mode = true;
+  }
+  /* One line per domain when a problem starts, none while it lasts. */
+  for (size_t i = 0; i < s->nproblems; i++)
+    if (s->problems[i].first)
+      WARNING(PLUGIN_NAME " plugin: domain \"%s\": %s", s->problems[i].domain,
+              s->problems[i].message);
+  for (size_t i = 0; i < s->ngone; i++)
+    INFO(PLUGIN_NAME " plugin: domain \"%s\" is no longer running", s->gone[i]);
+}
+
+static int instance_read(user_data_t *ud) {
+  instance_t *inst = ud->data;
+  vs_error_t err = {0};
+  if (!inst->core &&
+      vs_core_new(&inst->cfg, hostname_g, &inst->core, &err) < 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err.msg);
+    return -1;
+  }
+
+  vs_sample_t s = {0};
+  int r = vs_core_sample(inst->core, &s, &err);
+  cdtime_t now = cdtime();
+  if (r < 0) {
+    c_complain(LOG_ERR, &inst->conn_complaint,
+               PLUGIN_NAME " plugin: nothing sampled: %s", err.msg);
+    dispatch_self(inst, &s, now);
+    vs_sample_clear(&s);
+    /* Nothing at all could be sampled: let collectd know. */
+    return -1;
+  }
+  if (inst->conn_complaint.interval != 0)
+    c_release(LOG_INFO, &inst->conn_complaint,
+              PLUGIN_NAME " plugin: sampling works again");
+  log_round(inst, &s);
+  dispatch_domains(inst, &s, now);
+  dispatch_self(inst, &s, now);
+  vs_sample_clear(&s);
+  return 0;
+}
+
+/* --- configuration ---------------------------------------------------- */
+
+static int apply_item(instance_t *inst, const oconfig_item_t *ci) {
+  vs_error_t err = {0};
+  if (ci->children_num > 0) {
+    ERROR(PLUGIN_NAME " plugin: option \"%s\" does not take a block", ci->key);
+    return -1;
+  }
+  vs_conf_value_t *v = calloc(ci->values_num ? ci->values_num : 1, sizeof(*v));
+  if (!v)
+    return -1;
+  for (int i = 0; i < ci->values_num; i++) {
+    const oconfig_value_t *ov = &ci->values[i];
+    switch (ov->type) {
+    case OCONFIG_TYPE_STRING:
+      v[i].type = VS_CONF_STRING;
+      v[i].string = ov->value.string;
+      break;
+    case OCONFIG_TYPE_NUMBER:
+      v[i].type = VS_CONF_NUMBER;
+      v[i].number = ov->value.number;
+      break;
+    default:
+      v[i].type = VS_CONF_BOOLEAN;
+      v[i].boolean = ov->value.boolean != 0;
+      break;
+    }
+  }
+  int r = vs_config_set(&inst->cfg, ci->key, v, (size_t)ci->values_num, &err);
+  free(v);
+  if (r < 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int register_instance(instance_t *inst) {
+  /* One read callback per <Plugin virtscale> block, named after its URI, so
+   * two blocks for the same connection are refused by collectd. */
+  snprintf(inst->name, sizeof(inst->name), PLUGIN_NAME "/%s",
+           inst->cfg.uri ? inst->cfg.uri : "default");
+  c_complain_t init = C_COMPLAIN_INIT_STATIC;
+  inst->conn_complaint = init;
+  return plugin_register_complex_read(
+      /* group = */ NULL, inst->name, instance_read, /* interval = */ 0,
+      &(user_data_t){.data = inst, .free_func = instance_free});
+}
+
+static int config_cb(oconfig_item_t *ci) {
+  instance_t *inst = calloc(1, sizeof(*inst));
+  if (!inst)
+    return -1;
+  vs_config_init(&inst->cfg);
+  for (int i = 0; i < ci->children_num; i++)
+    if (apply_item(inst, &ci->children[i]) < 0) {
+      instance_free(inst);
+      return -1;
+    }
+  vs_error_t err = {0};
+  if (vs_config_finish(&inst->cfg, &err) < 0) {
+    ERROR(PLUGIN_NAME " plugin: %s", err.msg);
+    instance_free(inst);
+    return -1;
+  }
+  instances_configured++;
+  if (register_instance(inst) != 0) {
+    ERROR(PLUGIN_NAME " plugin: a <Plugin " PLUGIN_NAME "> block for %s "
+                      "already exists",
+          inst->cfg.uri ? inst->cfg.uri : "the default connection");
+    /* On failure collectd has already released user_data. */
+    return -1;
+  }
+  return 0;
+}
+
+static int init_cb(void) {
+  if (instances_configured > 0)
+    return 0;
+  instance_t *inst = calloc(1, sizeof(*inst));
+  if (!inst)
+    return -1;
+  vs_config_init(&inst->cfg);
+  instances_configured++;
+  return register_instance(inst) == 0 ? 0 : -1;
+}
+
+__attribute__((visibility("default"))) void module_register(void) {
+  plugin_register_complex_config(PLUGIN_NAME, config_cb);
+  plugin_register_init(PLUGIN_NAME, init_cb);
+}

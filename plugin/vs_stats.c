@@ -1,0 +1,293 @@
+#include "vs_stats.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/vs_tparam.h"
+
+const char *const vs_cpu_field_names[VS_CPU__MAX] = {
+    [VS_CPU_TIME] = "time",
+    [VS_CPU_USER] = "user",
+    [VS_CPU_SYSTEM] = "system",
+};
+
+const char *const vs_balloon_field_names[VS_BAL__MAX] = {
+    [VS_BAL_CURRENT] = "current",
+    [VS_BAL_MAXIMUM] = "maximum",
+    [VS_BAL_SWAP_IN] = "swap_in",
+    [VS_BAL_SWAP_OUT] = "swap_out",
+    [VS_BAL_MAJOR_FAULT] = "major_fault",
+    [VS_BAL_MINOR_FAULT] = "minor_fault",
+    [VS_BAL_UNUSED] = "unused",
+    [VS_BAL_AVAILABLE] = "available",
+    [VS_BAL_RSS] = "rss",
+    [VS_BAL_USABLE] = "usable",
+    [VS_BAL_LAST_UPDATE] = "last-update",
+    [VS_BAL_DISK_CACHES] = "disk_caches",
+    [VS_BAL_HUGETLB_PGALLOC] = "hugetlb_pgalloc",
+    [VS_BAL_HUGETLB_PGFAIL] = "hugetlb_pgfail",
+};
+
+const char *const vs_vcpu_field_names[VS_VCPU__MAX] = {
+    [VS_VCPU_STATE] = "state",
+    [VS_VCPU_TIME] = "time",
+    [VS_VCPU_WAIT] = "wait",
+    [VS_VCPU_DELAY] = "delay",
+};
+
+const char *const vs_net_field_names[VS_NET__MAX] = {
+    [VS_NET_RX_BYTES] = "rx.bytes", [VS_NET_RX_PKTS] = "rx.pkts",
+    [VS_NET_RX_ERRS] = "rx.errs",   [VS_NET_RX_DROP] = "rx.drop",
+    [VS_NET_TX_BYTES] = "tx.bytes", [VS_NET_TX_PKTS] = "tx.pkts",
+    [VS_NET_TX_ERRS] = "tx.errs",   [VS_NET_TX_DROP] = "tx.drop",
+};
+
+const char *const vs_block_field_names[VS_BLK__MAX] = {
+    [VS_BLK_RD_REQS] = "rd.reqs",       [VS_BLK_RD_BYTES] = "rd.bytes",
+    [VS_BLK_RD_TIMES] = "rd.times",     [VS_BLK_WR_REQS] = "wr.reqs",
+    [VS_BLK_WR_BYTES] = "wr.bytes",     [VS_BLK_WR_TIMES] = "wr.times",
+    [VS_BLK_FL_REQS] = "fl.reqs",       [VS_BLK_FL_TIMES] = "fl.times",
+    [VS_BLK_ALLOCATION] = "allocation", [VS_BLK_CAPACITY] = "capacity",
+    [VS_BLK_PHYSICAL] = "physical",
+};
+
+static const struct {
+  vs_group_t group;
+  const char *name;
+  unsigned virt;
+} group_table[] = {
+    {VS_GROUP_STATE, "state", VIR_DOMAIN_STATS_STATE},
+    {VS_GROUP_CPU, "cpu", VIR_DOMAIN_STATS_CPU_TOTAL},
+    {VS_GROUP_BALLOON, "balloon", VIR_DOMAIN_STATS_BALLOON},
+    {VS_GROUP_VCPU, "vcpu", VIR_DOMAIN_STATS_VCPU},
+    {VS_GROUP_INTERFACE, "interface", VIR_DOMAIN_STATS_INTERFACE},
+    {VS_GROUP_BLOCK, "block", VIR_DOMAIN_STATS_BLOCK},
+    {VS_GROUP_PERF, "perf", VIR_DOMAIN_STATS_PERF},
+};
+#define N_GROUPS (sizeof(group_table) / sizeof(group_table[0]))
+
+unsigned vs_groups_to_virt(unsigned groups) {
+  unsigned virt = 0;
+  for (size_t i = 0; i < N_GROUPS; i++)
+    if (groups & group_table[i].group)
+      virt |= group_table[i].virt;
+  return virt;
+}
+
+const char *vs_group_name(vs_group_t group) {
+  for (size_t i = 0; i < N_GROUPS; i++)
+    if (group_table[i].group == group)
+      return group_table[i].name;
+  return NULL;
+}
+
+vs_group_t vs_group_from_name(const char *name) {
+  for (size_t i = 0; i < N_GROUPS; i++)
+    if (strcmp(group_table[i].name, name) == 0)
+      return group_table[i].group;
+  return 0;
+}
+
+static void device_array_free(vs_device_stats_t *arr, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(arr[i].name);
+    free(arr[i].path);
+  }
+  free(arr);
+}
+
+void vs_domain_stats_clear(vs_domain_stats_t *st) {
+  if (!st)
+    return;
+  free(st->vcpu);
+  device_array_free(st->net, st->nnet);
+  device_array_free(st->block, st->nblock);
+  for (size_t i = 0; i < st->nperf; i++)
+    free(st->perf[i].name);
+  free(st->perf);
+  memset(st, 0, sizeof(*st));
+}
+
+/* Grow a zero-filled array of elem-sized entries so that index idx exists. */
+static int grow(void **arr, size_t *n, size_t idx, size_t elem) {
+  if (idx < *n)
+    return 0;
+  size_t want = idx + 1;
+  void *p = realloc(*arr, want * elem);
+  if (!p)
+    return -ENOMEM;
+  memset((char *)p + *n * elem, 0, (want - *n) * elem);
+  *arr = p;
+  *n = want;
+  return 0;
+}
+
+vs_device_stats_t *vs_device_stats_append(vs_device_stats_t **arr, size_t *n,
+                                          const char *name, const char *path) {
+  char *name_copy = strdup(name);
+  char *path_copy = path ? strdup(path) : NULL;
+  if (!name_copy || (path && !path_copy) ||
+      grow((void **)arr, n, *n, sizeof(**arr)) < 0) {
+    free(name_copy);
+    free(path_copy);
+    return NULL;
+  }
+  vs_device_stats_t *d = &(*arr)[*n - 1];
+  d->name = name_copy;
+  d->path = path_copy;
+  return d;
+}
+
+int vs_domain_stats_set_nvcpu(vs_domain_stats_t *st, size_t n) {
+  free(st->vcpu);
+  st->vcpu = NULL;
+  st->nvcpu = 0;
+  if (n == 0)
+    return 0;
+  st->vcpu = calloc(n, sizeof(*st->vcpu));
+  if (!st->vcpu)
+    return -ENOMEM;
+  st->nvcpu = n;
+  return 0;
+}
+
+/* Store a numeric parameter into fields f[idx] when rest names a field. */
+static void set_field(vs_fields_t *f, const char *const *names, size_t n,
+                      const char *rest, const virTypedParameter *p) {
+  int i = vs_name_index(names, n, rest);
+  uint64_t v;
+  if (i >= 0 && vs_tparam_u64(p, &v))
+    vs_fields_set(f, (unsigned)i, v);
+}
+
+static int set_string(char **dst, const virTypedParameter *p) {
+  if (p->type != VIR_TYPED_PARAM_STRING || !p->value.s)
+    return 0;
+  char *s = strdup(p->value.s);
+  if (!s)
+    return -ENOMEM;
+  free(*dst);
+  *dst = s;
+  return 0;
+}
+
+/* "net.<n>.*" and "block.<n>.*" */
+static int parse_device(vs_device_stats_t **arr, size_t *n, const char *rest,
+                        unsigned idx, const char *const *names, size_t nnames,
+                        const virTypedParameter *p) {
+  if (grow((void **)arr, n, idx, sizeof(**arr)) < 0)
+    return -ENOMEM;
+  vs_device_stats_t *d = &(*arr)[idx];
+  if (strcmp(rest, "name") == 0)
+    return set_string(&d->name, p);
+  if (strcmp(rest, "path") == 0)
+    return set_string(&d->path, p);
+  set_field(&d->f, names, nnames, rest, p);
+  return 0;
+}
+
+/* Drop devices that never got a name (libvirt always sends one; a record
+ * without it cannot be given an identifier). */
+static void compact_devices(vs_device_stats_t *arr, size_t *n) {
+  size_t out = 0;
+  for (size_t i = 0; i < *n; i++) {
+    if (!arr[i].name) {
+      free(arr[i].path);
+      continue;
+    }
+    arr[out++] = arr[i];
+  }
+  *n = out;
+}
+
+static int parse_one(const virTypedParameter *p, vs_domain_stats_t *st) {
+  const char *name = p->field;
+  const char *rest;
+  unsigned idx;
+  uint64_t v;
+
+  if (strncmp(name, "state.", 6) == 0) {
+    st->groups |= VS_GROUP_STATE;
+    if (strcmp(name + 6, "state") == 0 && vs_tparam_u64(p, &v)) {
+      st->state = (int)v;
+      st->have_state = true;
+    } else if (strcmp(name + 6, "reason") == 0 && vs_tparam_u64(p, &v)) {
+      st->reason = (int)v;
+    }
+  } else if (strncmp(name, "cpu.", 4) == 0) {
+    st->groups |= VS_GROUP_CPU;
+    set_field(&st->cpu, vs_cpu_field_names, VS_CPU__MAX, name + 4, p);
+  } else if (strncmp(name, "balloon.", 8) == 0) {
+    st->groups |= VS_GROUP_BALLOON;
+    set_field(&st->balloon, vs_balloon_field_names, VS_BAL__MAX, name + 8, p);
+  } else if (strncmp(name, "vcpu.", 5) == 0) {
+    st->groups |= VS_GROUP_VCPU;
+    if (strcmp(name + 5, "current") == 0 && vs_tparam_u64(p, &v)) {
+      st->vcpu_current = (unsigned)v;
+      st->have_vcpu_current = true;
+    } else if (strcmp(name + 5, "maximum") == 0 && vs_tparam_u64(p, &v)) {
+      st->vcpu_maximum = (unsigned)v;
+    } else if (vs_tparam_split_index(name, "vcpu.", VS_MAX_VCPUS, &idx,
+                                     &rest)) {
+      if (vs_name_index(vs_vcpu_field_names, VS_VCPU__MAX, rest) < 0)
+        return 0; /* hypervisor-specific extras (vcpu.0.exits.sum, ...) */
+      if (grow((void **)&st->vcpu, &st->nvcpu, idx, sizeof(*st->vcpu)) < 0)
+        return -ENOMEM;
+      set_field(&st->vcpu[idx], vs_vcpu_field_names, VS_VCPU__MAX, rest, p);
+    }
+  } else if (strncmp(name, "net.", 4) == 0) {
+    st->groups |= VS_GROUP_INTERFACE;
+    if (vs_tparam_split_index(name, "net.", VS_MAX_DEVICES, &idx, &rest))
+      return parse_device(&st->net, &st->nnet, rest, idx, vs_net_field_names,
+                          VS_NET__MAX, p);
+  } else if (strncmp(name, "block.", 6) == 0) {
+    st->groups |= VS_GROUP_BLOCK;
+    if (vs_tparam_split_index(name, "block.", VS_MAX_DEVICES, &idx, &rest))
+      return parse_device(&st->block, &st->nblock, rest, idx,
+                          vs_block_field_names, VS_BLK__MAX, p);
+  } else if (strncmp(name, "perf.", 5) == 0) {
+    st->groups |= VS_GROUP_PERF;
+    if (!vs_tparam_u64(p, &v) || name[5] == '\0')
+      return 0;
+    if (st->nperf >= VS_MAX_PERF)
+      return -EINVAL;
+    size_t n = st->nperf;
+    if (grow((void **)&st->perf, &n, st->nperf, sizeof(*st->perf)) < 0)
+      return -ENOMEM;
+    st->perf[st->nperf].name = strdup(name + 5);
+    if (!st->perf[st->nperf].name)
+      return -ENOMEM;
+    st->perf[st->nperf].value = v;
+    st->nperf = n;
+  }
+  return 0;
+}
+
+int vs_domain_stats_parse(const virTypedParameter *params, int nparams,
+                          vs_domain_stats_t *st, vs_error_t *err) {
+  for (int i = 0; i < nparams; i++) {
+    int r = parse_one(&params[i], st);
+    if (r < 0) {
+      vs_domain_stats_clear(st);
+      return vs_error_set(err, r,
+                          r == -ENOMEM ? "out of memory parsing %s"
+                                       : "too many entries at %s",
+                          params[i].field);
+    }
+  }
+  compact_devices(st->net, &st->nnet);
+  compact_devices(st->block, &st->nblock);
+  return 0;
+}
+
+double vs_cpu_percent(uint64_t cpu0, uint64_t t0, uint64_t cpu1, uint64_t t1,
+                      unsigned nvcpu) {
+  if (t1 <= t0 || cpu1 < cpu0 || nvcpu == 0)
+    return -1.0;
+  double pct =
+      100.0 * (double)(cpu1 - cpu0) / ((double)(t1 - t0) * (double)nvcpu);
+  /* Sampling jitter (the two readings are not taken at exactly t0 and t1)
+   * can push a busy domain a little over 100. */
+  return pct > 100.0 ? 100.0 : pct;
+}
