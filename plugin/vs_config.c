@@ -87,6 +87,16 @@ static int keyword(const char *key, const char *s, const keyword_t *kw,
 
 #define NKW(t) (sizeof(t) / sizeof((t)[0]))
 
+/* A key that takes exactly one keyword from kw. */
+static int one_keyword(const char *key, const vs_conf_value_t *v, size_t n,
+                       const keyword_t *kw, size_t nkw, int *ret,
+                       vs_error_t *err) {
+  int r = need_strings(key, v, n, 1, 1, err);
+  if (r < 0)
+    return r;
+  return keyword(key, v[0].string, kw, nkw, ret, err);
+}
+
 static int set_connection(vs_config_t *cfg, const char *key,
                           const vs_conf_value_t *v, size_t n, vs_error_t *err) {
   int r = need_strings(key, v, n, 1, 1, err);
@@ -108,11 +118,11 @@ static int set_mode(vs_config_t *cfg, const char *key, const vs_conf_value_t *v,
   static const keyword_t kw[] = {{"auto", VS_MODE_AUTO},
                                  {"bulk", VS_MODE_BULK},
                                  {"per-domain", VS_MODE_PER_DOMAIN}};
-  int r = need_strings(key, v, n, 1, 1, err), mode;
-  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &mode, err)) < 0)
-    return r;
-  cfg->mode = (vs_stats_mode_t)mode;
-  return 0;
+  int mode;
+  int r = one_keyword(key, v, n, kw, NKW(kw), &mode, err);
+  if (r == 0)
+    cfg->mode = (vs_stats_mode_t)mode;
+  return r;
 }
 
 /* Stats "state cpu" "block": words may be split over several strings. */
@@ -235,11 +245,11 @@ static int set_compat(vs_config_t *cfg, const char *key,
                       const vs_conf_value_t *v, size_t n, vs_error_t *err) {
   static const keyword_t kw[] = {{"none", VS_COMPAT_NONE},
                                  {"virt", VS_COMPAT_VIRT}};
-  int r = need_strings(key, v, n, 1, 1, err), c;
-  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &c, err)) < 0)
-    return r;
-  cfg->compat = (vs_compat_t)c;
-  return 0;
+  int c;
+  int r = one_keyword(key, v, n, kw, NKW(kw), &c, err);
+  if (r == 0)
+    cfg->compat = (vs_compat_t)c;
+  return r;
 }
 
 static int set_block_format(vs_config_t *cfg, const char *key,
@@ -247,11 +257,11 @@ static int set_block_format(vs_config_t *cfg, const char *key,
                             vs_error_t *err) {
   static const keyword_t kw[] = {{"target", VS_BLOCK_FORMAT_TARGET},
                                  {"source", VS_BLOCK_FORMAT_SOURCE}};
-  int r = need_strings(key, v, n, 1, 1, err), f;
-  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &f, err)) < 0)
-    return r;
-  cfg->block_format = (vs_block_format_t)f;
-  return 0;
+  int f;
+  int r = one_keyword(key, v, n, kw, NKW(kw), &f, err);
+  if (r == 0)
+    cfg->block_format = (vs_block_format_t)f;
+  return r;
 }
 
 static int set_block_basename(vs_config_t *cfg, const char *key,
@@ -264,11 +274,11 @@ static int set_if_format(vs_config_t *cfg, const char *key,
                          const vs_conf_value_t *v, size_t n, vs_error_t *err) {
   static const keyword_t kw[] = {{"name", VS_IF_FORMAT_NAME},
                                  {"number", VS_IF_FORMAT_NUMBER}};
-  int r = need_strings(key, v, n, 1, 1, err), f;
-  if (r < 0 || (r = keyword(key, v[0].string, kw, NKW(kw), &f, err)) < 0)
-    return r;
-  cfg->if_format = (vs_if_format_t)f;
-  return 0;
+  int f;
+  int r = one_keyword(key, v, n, kw, NKW(kw), &f, err);
+  if (r == 0)
+    cfg->if_format = (vs_if_format_t)f;
+  return r;
 }
 
 static const struct {

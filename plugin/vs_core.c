@@ -10,6 +10,7 @@
 #include "common/vs_time.h"
 #include "common/vs_virt.h"
 #include "vs_core_internal.h"
+#include "vs_identity.h"
 
 int vs_core_new(const vs_config_t *cfg, const char *hostname, vs_core_t **ret,
                 vs_error_t *err) {
@@ -74,39 +75,6 @@ bool vs_core_error_is_unsupported(void) {
                e->code == VIR_ERR_OPERATION_UNSUPPORTED);
 }
 
-/* Build one identifier field from its parts, joined with ':' as the bundled
- * virt plugin does. */
-static void build_field(const vs_core_t *c, const vs_domain_entry_t *e,
-                        const vs_format_t *fmt, char out[VS_IDENT_MAX]) {
-  char raw[4 * VS_IDENT_MAX] = "";
-  size_t len = 0;
-  for (size_t i = 0; i < fmt->n; i++) {
-    const char *part = "";
-    switch (fmt->parts[i]) {
-    case VS_PART_NAME:
-      part = e->name;
-      break;
-    case VS_PART_UUID:
-      part = e->uuid_str;
-      break;
-    case VS_PART_HOSTNAME:
-      part = c->hostname;
-      break;
-    }
-    int w = snprintf(raw + len, sizeof(raw) - len, "%s%s", i ? ":" : "", part);
-    if (w < 0 || (size_t)w >= sizeof(raw) - len) {
-      len = sizeof(raw) - 1;
-      break;
-    }
-    len += (size_t)w;
-  }
-  if (fmt->n == 0) {
-    out[0] = '\0';
-    return;
-  }
-  vs_ident_field(out, VS_IDENT_MAX, raw);
-}
-
 static int grow_samples(vs_sample_t *s) {
   if (s->n < s->cap)
     return 0;
@@ -151,8 +119,10 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
     vs_domain_entry_forget_devices(e);
     e->have_prev_cpu = false;
     e->nvcpu_cached = 0;
-    build_field(c, e, &c->cfg->host_format, e->host);
-    build_field(c, e, &c->cfg->plugin_instance_format, e->plugin_instance);
+    vs_identity_field(&c->cfg->host_format, e->name, e->uuid_str,
+                      c->hostname, e->host);
+    vs_identity_field(&c->cfg->plugin_instance_format, e->name, e->uuid_str,
+                      c->hostname, e->plugin_instance);
   }
   e->seen = c->generation;
 

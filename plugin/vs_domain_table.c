@@ -3,20 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void strv_free(char **v, size_t n) {
-  if (!v)
-    return;
-  for (size_t i = 0; i < n; i++)
-    free(v[i]);
-  free(v);
-}
-
 void vs_domain_entry_forget_devices(vs_domain_entry_t *e) {
-  strv_free(e->disk_targets, e->ndisks);
-  strv_free(e->disk_sources, e->ndisks);
-  strv_free(e->nic_targets, e->nnics);
-  e->disk_targets = e->disk_sources = e->nic_targets = NULL;
-  e->ndisks = e->nnics = 0;
+  vs_domxml_devices_clear(&e->devices);
   e->devices_known = false;
 }
 

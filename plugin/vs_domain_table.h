@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/vs_ident.h"
+#include "vs_domxml.h"
 
 typedef struct {
   unsigned char uuid[VIR_UUID_BUFLEN];
@@ -30,10 +31,7 @@ typedef struct {
 
   /* per-domain mode: devices from the domain XML, fetched once per id */
   bool devices_known;
-  char **disk_targets, **disk_sources; /* ndisks entries each; owned */
-  size_t ndisks;
-  char **nic_targets; /* nnics entries; owned */
-  size_t nnics;
+  vs_domxml_devices_t devices; /* owned */
 
   uint64_t seen;    /* sample generation that last saw the domain */
   bool had_problem; /* the previous sample reported a problem for it */

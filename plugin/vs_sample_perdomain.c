@@ -69,12 +69,23 @@ static vs_domain_sample_t *ds_of(const job_t *j) {
   return &j->s->domains[j->idx];
 }
 
+/* A domain that stopped after it was listed: its calls fail with these,
+ * and it simply drops out of the next round. */
+static bool domain_went_away(void) {
+  virErrorPtr e = virGetLastError();
+  return e && (e->code == VIR_ERR_NO_DOMAIN ||
+               e->code == VIR_ERR_OPERATION_INVALID);
+}
+
 /* Count one call; on failure record a problem naming what failed. */
 static bool call_ok(job_t *j, int rc, const char *what) {
   j->s->calls++;
   if (rc >= 0)
     return true;
-  vs_core_problem(j->c, j->s, ds_of(j), true, "%s failed", what);
+  if (domain_went_away())
+    j->s->errors++;
+  else
+    vs_core_problem(j->c, j->s, ds_of(j), true, "%s failed", what);
   return false;
 }
 
@@ -82,12 +93,9 @@ static int load_devices(job_t *j) {
   vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
   if (e->devices_known)
     return 0;
-  j->s->calls++;
   char *xml = virDomainGetXMLDesc(j->dom, 0);
-  if (!xml) {
-    vs_core_problem(j->c, j->s, ds_of(j), true, "virDomainGetXMLDesc failed");
+  if (!call_ok(j, xml ? 0 : -1, "virDomainGetXMLDesc"))
     return -EIO;
-  }
   vs_domxml_devices_t d = {0};
   vs_error_t err = {0};
   int r = vs_domxml_devices(xml, &d, &err);
@@ -96,11 +104,7 @@ static int load_devices(job_t *j) {
     vs_core_problem(j->c, j->s, ds_of(j), false, "%s", err.msg);
     return r;
   }
-  e->disk_targets = d.disk_targets;
-  e->disk_sources = d.disk_sources;
-  e->ndisks = d.ndisks;
-  e->nic_targets = d.nic_targets;
-  e->nnics = d.nnics;
+  e->devices = d;
   e->devices_known = true;
   return 0;
 }
@@ -195,21 +199,20 @@ static void sample_blocks(job_t *j) {
   vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->groups |= VS_GROUP_BLOCK;
-  for (size_t i = 0; i < e->ndisks; i++) {
-    const char *dev = e->disk_targets[i];
+  for (size_t i = 0; i < e->devices.ndisks; i++) {
+    const char *dev = e->devices.disk_targets[i];
     virTypedParameter params[16];
     memset(params, 0, sizeof(params));
     int n = 16;
-    j->s->calls++;
-    if (virDomainBlockStatsFlags(j->dom, dev, params, &n, 0) < 0) {
-      /* An empty CD-ROM drive has no statistics: not a problem. */
-      if (e->disk_sources[i])
-        vs_core_problem(j->c, j->s, ds_of(j), true,
-                        "virDomainBlockStatsFlags(%s) failed", dev);
+    int rc = virDomainBlockStatsFlags(j->dom, dev, params, &n, 0);
+    if (rc < 0 && !e->devices.disk_sources[i]) {
+      j->s->calls++; /* an empty CD-ROM drive has no statistics */
       continue;
     }
+    if (!call_ok(j, rc, "virDomainBlockStatsFlags"))
+      continue;
     vs_device_stats_t *d = vs_device_stats_append(&st->block, &st->nblock, dev,
-                                                  e->disk_sources[i]);
+                                                  e->devices.disk_sources[i]);
     for (int p = 0; d && p < n; p++) {
       int f = vs_name_index(block_param_names, VS_BLK__MAX, params[p].field);
       uint64_t v;
@@ -220,7 +223,7 @@ static void sample_blocks(job_t *j) {
     if (!d)
       return;
     virDomainBlockInfo bi;
-    if (call_ok(j, virDomainGetBlockInfo(j->dom, dev, &bi, 0),
+    if (d->path && call_ok(j, virDomainGetBlockInfo(j->dom, dev, &bi, 0),
                 "virDomainGetBlockInfo")) {
       vs_fields_set(&d->f, VS_BLK_ALLOCATION, bi.allocation);
       vs_fields_set(&d->f, VS_BLK_CAPACITY, bi.capacity);
@@ -233,8 +236,8 @@ static void sample_nics(job_t *j) {
   vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->groups |= VS_GROUP_INTERFACE;
-  for (size_t i = 0; i < e->nnics; i++) {
-    const char *dev = e->nic_targets[i];
+  for (size_t i = 0; i < e->devices.nnics; i++) {
+    const char *dev = e->devices.nic_targets[i];
     virDomainInterfaceStatsStruct is;
     if (!call_ok(j, virDomainInterfaceStats(j->dom, dev, &is, sizeof(is)),
                  "virDomainInterfaceStats"))

@@ -372,11 +372,12 @@ class VMs:
                 f"<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
                 f"<on_crash>destroy</on_crash><devices>{''.join(devs)}</devices></domain>\n")
 
-    def create_one(self, name=None, persistent=False, define_only=False):
+    def create_one(self, name=None, persistent=False, define_only=False, xml_edit=None):
         """Create (start) one VM; returns its name. Default name: <prefix>NN, next free index.
 
         persistent=True: `virsh define` + `virsh start`; define_only=True: define, don't start.
-        Otherwise a transient domain via `virsh create`."""
+        Otherwise a transient domain via `virsh create`. xml_edit: optional function
+        str -> str applied to the domain XML (odd devices for fixtures and fault tests)."""
         if name is None:
             i = len(self._names)
             while f"{self.prefix}{i:02d}" in self._names:
@@ -385,8 +386,11 @@ class VMs:
         if not name.startswith(self.prefix):
             raise RigError(f"VM name {name!r} must start with prefix {self.prefix!r}")
         xml_path = os.path.join(self.workdir, f"{name}.xml")
+        xml = self.domain_xml(name)
+        if xml_edit:
+            xml = xml_edit(xml)
         with open(xml_path, "w") as f:
-            f.write(self.domain_xml(name))
+            f.write(xml)
         persistent = persistent or define_only
         if persistent:
             virsh("define", xml_path)

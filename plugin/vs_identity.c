@@ -1,0 +1,36 @@
+#include "vs_identity.h"
+
+#include <stdio.h>
+
+void vs_identity_field(const vs_format_t *fmt, const char *name,
+                       const char *uuid, const char *hostname,
+                       char out[VS_IDENT_MAX]) {
+  if (fmt->n == 0) {
+    out[0] = '\0';
+    return;
+  }
+  /* Room for every part at full length: vs_ident_field() then shortens the
+   * whole with a hash, so two long names never collapse into one. */
+  char raw[VS_FORMAT_PARTS_MAX * 1024];
+  size_t len = 0;
+  for (size_t i = 0; i < fmt->n && len < sizeof(raw) - 1; i++) {
+    const char *part = "";
+    switch (fmt->parts[i]) {
+    case VS_PART_NAME:
+      part = name;
+      break;
+    case VS_PART_UUID:
+      part = uuid;
+      break;
+    case VS_PART_HOSTNAME:
+      part = hostname;
+      break;
+    }
+    int w = snprintf(raw + len, sizeof(raw) - len, "%s%s", i ? ":" : "",
+                     part ? part : "");
+    len = w < 0 ? len : len + (size_t)w;
+    if (len > sizeof(raw) - 1)
+      len = sizeof(raw) - 1;
+  }
+  vs_ident_field(out, VS_IDENT_MAX, raw);
+}
