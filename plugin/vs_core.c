@@ -38,6 +38,7 @@ static void disconnect(vs_core_t *c) {
   c->uri = NULL;
   /* The driver behind the URI may differ after a reconnect. */
   c->mode = c->cfg->mode;
+  c->no_block_stats_flags = false;
 }
 
 void vs_core_free(vs_core_t *c) {
@@ -117,10 +118,10 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
     e->id = id;
     virDomainGetUUIDString(dom, e->uuid_str);
     vs_domain_entry_forget_devices(e);
-    e->have_prev_cpu = false;
+    vs_domain_stats_clear(&e->prev);
     e->nvcpu_cached = 0;
-    vs_identity_field(&c->cfg->host_format, e->name, e->uuid_str,
-                      c->hostname, e->host);
+    vs_identity_field(&c->cfg->host_format, e->name, e->uuid_str, c->hostname,
+                      e->host);
     vs_identity_field(&c->cfg->plugin_instance_format, e->name, e->uuid_str,
                       c->hostname, e->plugin_instance);
   }
@@ -130,6 +131,12 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
   memset(ds, 0, sizeof(*ds));
   ds->entry = e;
   return ds;
+}
+
+void vs_core_untrack(vs_core_t *c, vs_sample_t *s) {
+  vs_domain_sample_t *ds = &s->domains[--s->n];
+  ((vs_domain_entry_t *)ds->entry)->seen = c->generation - 1;
+  vs_domain_stats_clear(&ds->st);
 }
 
 void vs_core_problem(vs_core_t *c, vs_sample_t *s, const vs_domain_sample_t *ds,
@@ -179,33 +186,27 @@ static void note_gone(void *ud, const char *name) {
 /* %CPU from the previous reading of the same domain (by UUID). The reading
  * time is when libvirt answered, so a slow round does not inflate it. */
 static void compute_percent(vs_core_t *c, vs_domain_sample_t *ds) {
-  uint64_t now = ds->sampled_ns;
   vs_domain_entry_t *e = (vs_domain_entry_t *)ds->entry;
   const vs_domain_stats_t *st = &ds->st;
-  if (!vs_fields_has(&st->cpu, VS_CPU_TIME))
-    return;
-  uint64_t cpu = st->cpu.v[VS_CPU_TIME];
-  unsigned nvcpu = st->have_vcpu_current ? st->vcpu_current : e->nvcpu_cached;
   if (st->have_vcpu_current)
     e->nvcpu_cached = st->vcpu_current;
-  if (e->have_prev_cpu) {
-    double pct = vs_cpu_percent(e->prev_cpu_ns, e->prev_ts_ns, cpu, now, nvcpu);
-    if (pct >= 0) {
-      /* Compatibility: the bundled plugin reports a share of the whole
-       * host, so thresholds written for it keep their meaning. */
-      if (c->cfg->compat == VS_COMPAT_VIRT) {
-        if (c->host_cpus == 0)
-          goto store;
-        pct = pct * nvcpu / c->host_cpus;
-      }
-      ds->have_cpu_percent = true;
-      ds->cpu_percent = pct;
-    }
+  if (!vs_fields_has(&st->cpu, VS_CPU_TIME) ||
+      !vs_fields_has(&e->prev.cpu, VS_CPU_TIME))
+    return;
+  unsigned nvcpu = e->nvcpu_cached;
+  double pct = vs_cpu_percent(e->prev.cpu.v[VS_CPU_TIME], e->prev_ns,
+                              st->cpu.v[VS_CPU_TIME], ds->sampled_ns, nvcpu);
+  if (pct < 0)
+    return;
+  /* Compatibility: the bundled plugin reports a share of the whole host, so
+   * thresholds written for it keep their meaning. */
+  if (c->cfg->compat == VS_COMPAT_VIRT) {
+    if (c->host_cpus == 0)
+      return;
+    pct = pct * nvcpu / c->host_cpus;
   }
-store:
-  e->have_prev_cpu = true;
-  e->prev_cpu_ns = cpu;
-  e->prev_ts_ns = now;
+  ds->have_cpu_percent = true;
+  ds->cpu_percent = pct;
 }
 
 void vs_core_need_nvcpu(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
@@ -259,7 +260,10 @@ int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
   }
 
   for (size_t i = 0; i < s->n; i++) {
-    compute_percent(c, &s->domains[i]);
+    vs_domain_sample_t *ds = &s->domains[i];
+    s->regressions +=
+        (unsigned)vs_domain_stats_drop_regressions(&ds->st, &ds->entry->prev);
+    compute_percent(c, ds);
     bool problem = false;
     for (size_t j = 0; j < s->nproblems && !problem; j++)
       problem = strcmp(s->problems[j].domain, s->domains[i].entry->name) == 0;
@@ -269,6 +273,17 @@ int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
   vs_domain_table_sweep(&c->table, c->generation, note_gone, s);
   s->duration_ns = vs_now_ns() - t0;
   return 0;
+}
+
+void vs_core_sample_done(vs_core_t *c, vs_sample_t *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    vs_domain_entry_t *e = (vs_domain_entry_t *)s->domains[i].entry;
+    vs_domain_stats_clear(&e->prev);
+    e->prev = s->domains[i].st; /* moved */
+    e->prev_ns = s->domains[i].sampled_ns;
+    memset(&s->domains[i].st, 0, sizeof(s->domains[i].st));
+  }
+  vs_sample_clear(s);
 }
 
 void vs_sample_clear(vs_sample_t *s) {

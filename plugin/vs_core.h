@@ -44,6 +44,7 @@ typedef struct {
   size_t nproblems;
   unsigned calls;       /* libvirt API calls made (RPCs) */
   unsigned errors;      /* calls that failed */
+  unsigned regressions; /* counters left out because they went backwards */
   uint64_t duration_ns; /* wall time of the round */
   vs_stats_mode_t mode; /* VS_MODE_BULK or VS_MODE_PER_DOMAIN as used */
   bool connected;       /* a new connection was opened in this round */
@@ -64,6 +65,12 @@ int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err);
 
 /* The URI of the open connection, or NULL. */
 const char *vs_core_uri(const vs_core_t *c);
+
+/* Hand a dispatched sample back: each domain's reading becomes the
+ * reference the next round's counters are checked against (counters lower
+ * than it are left out, see vs_domain_stats_drop_regressions()); then s is
+ * cleared. Call it before the next vs_core_sample(). */
+void vs_core_sample_done(vs_core_t *c, vs_sample_t *s);
 
 /* Release what s owns and zero it (NULL-safe). */
 void vs_sample_clear(vs_sample_t *s);

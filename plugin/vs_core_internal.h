@@ -7,12 +7,13 @@
 #include "vs_core.h"
 
 struct vs_core {
-  const vs_config_t *cfg; /* borrowed */
-  char *hostname;         /* owned */
-  virConnectPtr conn;     /* NULL while disconnected */
-  char *uri;              /* canonical URI of conn; owned */
-  vs_stats_mode_t mode;   /* resolved mode; VS_MODE_AUTO until probed */
-  unsigned host_cpus;     /* logical CPUs of the hypervisor, 0: unknown */
+  const vs_config_t *cfg;    /* borrowed */
+  char *hostname;            /* owned */
+  virConnectPtr conn;        /* NULL while disconnected */
+  char *uri;                 /* canonical URI of conn; owned */
+  vs_stats_mode_t mode;      /* resolved mode; VS_MODE_AUTO until probed */
+  unsigned host_cpus;        /* logical CPUs of the hypervisor, 0: unknown */
+  bool no_block_stats_flags; /* driver lacks virDomainBlockStatsFlags */
   vs_domain_table_t table;
   uint64_t generation; /* sample counter, marks entries as seen */
 };
@@ -25,6 +26,11 @@ struct vs_core {
  * (*ret_err = -ENOMEM). */
 vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
                                   virDomainPtr dom, int *ret_err);
+
+/* Drop the domain vs_core_track() appended last: it stopped while being
+ * sampled. Its table entry goes at the end of the round like any domain
+ * that is no longer running. */
+void vs_core_untrack(vs_core_t *c, vs_sample_t *s);
 
 /* The vCPU count %CPU divides by, when the vcpu group is not sampled: one
  * virDomainGetInfo per domain start, cached in its table entry. */

@@ -12,6 +12,7 @@ static void entry_free(vs_domain_entry_t *e) {
   if (!e)
     return;
   vs_domain_entry_forget_devices(e);
+  vs_domain_stats_clear(&e->prev);
   free(e->name);
   free(e);
 }

@@ -14,6 +14,7 @@
 
 #include "common/vs_ident.h"
 #include "vs_domxml.h"
+#include "vs_stats.h"
 
 typedef struct {
   unsigned char uuid[VIR_UUID_BUFLEN];
@@ -24,14 +25,17 @@ typedef struct {
   char host[VS_IDENT_MAX];            /* identifier host field */
   char plugin_instance[VS_IDENT_MAX]; /* identifier plugin instance */
 
-  /* %CPU history (monotonic ns and cpu.time ns) */
-  bool have_prev_cpu;
-  uint64_t prev_cpu_ns, prev_ts_ns;
-  unsigned nvcpu_cached; /* 0: unknown */
+  unsigned nvcpu_cached; /* for %CPU without the vcpu group; 0: unknown */
 
   /* per-domain mode: devices from the domain XML, fetched once per id */
   bool devices_known;
   vs_domxml_devices_t devices; /* owned */
+
+  /* the last reading handed out (moved in by vs_core_sample_done()) and
+   * when libvirt gave it (monotonic ns): the base for %CPU and for catching
+   * counters that go backwards; owned */
+  vs_domain_stats_t prev;
+  uint64_t prev_ns;
 
   uint64_t seen;    /* sample generation that last saw the domain */
   bool had_problem; /* the previous sample reported a problem for it */

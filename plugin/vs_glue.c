@@ -175,7 +175,7 @@ static int instance_read(user_data_t *ud) {
   log_round(inst, &s);
   dispatch_domains(inst, &s, now);
   dispatch_self(inst, &s, now);
-  vs_sample_clear(&s);
+  vs_core_sample_done(inst->core, &s);
   return 0;
 }
 

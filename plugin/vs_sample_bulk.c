@@ -7,7 +7,10 @@
 #include "vs_core_internal.h"
 
 int vs_sample_bulk(vs_core_t *c, vs_sample_t *s, bool probe, vs_error_t *err) {
-  unsigned stats = vs_groups_to_virt(c->cfg->groups);
+  /* The state group is always asked for (it is the cheapest): a domain that
+   * stopped while the call ran comes back shut off, with counters from
+   * another source (QEMU's exit accounting), and must not be reported. */
+  unsigned stats = vs_groups_to_virt(c->cfg->groups | VS_GROUP_STATE);
   /* NOWAIT: a domain whose job lock is held (a migration, a stuck monitor)
    * answers with its job-free fields instead of making the call wait. */
   unsigned flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
@@ -44,6 +47,10 @@ int vs_sample_bulk(vs_core_t *c, vs_sample_t *s, bool probe, vs_error_t *err) {
       vs_core_problem(c, s, ds, false, "%s", perr.msg);
       if (perr.code == -ENOMEM)
         r = -ENOMEM;
+      continue;
+    }
+    if (ds->st.have_state && ds->st.state == VIR_DOMAIN_SHUTOFF) {
+      vs_core_untrack(c, s);
       continue;
     }
     vs_core_need_nvcpu(c, s, ds, recs[i]->dom);

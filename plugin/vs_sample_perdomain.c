@@ -73,8 +73,8 @@ static vs_domain_sample_t *ds_of(const job_t *j) {
  * and it simply drops out of the next round. */
 static bool domain_went_away(void) {
   virErrorPtr e = virGetLastError();
-  return e && (e->code == VIR_ERR_NO_DOMAIN ||
-               e->code == VIR_ERR_OPERATION_INVALID);
+  return e &&
+         (e->code == VIR_ERR_NO_DOMAIN || e->code == VIR_ERR_OPERATION_INVALID);
 }
 
 /* Count one call; on failure record a problem naming what failed. */
@@ -109,16 +109,21 @@ static int load_devices(job_t *j) {
   return 0;
 }
 
-static void sample_state(job_t *j) {
+/* Returns false when the domain is no longer running (stopped after it was
+ * listed): it is then not sampled at all. */
+static bool sample_state(job_t *j) {
   int state, reason;
   if (!call_ok(j, virDomainGetState(j->dom, &state, &reason, 0),
                "virDomainGetState"))
-    return;
+    return !domain_went_away();
+  if (state == VIR_DOMAIN_SHUTOFF)
+    return false;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->have_state = true;
   st->state = state;
   st->reason = reason;
   st->groups |= VS_GROUP_STATE;
+  return true;
 }
 
 static void sample_cpu(job_t *j) {
@@ -195,36 +200,71 @@ static void sample_balloon_vcpu(job_t *j) {
   }
 }
 
+/* Counters of one disk: virDomainBlockStatsFlags, or the older
+ * virDomainBlockStats (no times, no flush) where the driver lacks the former
+ * (test:///); the core remembers which one works. Returns false when the
+ * disk has no statistics this round. */
+static bool block_counters(job_t *j, const char *dev, bool has_source,
+                           vs_fields_t *f) {
+  vs_core_t *c = j->c;
+  int rc;
+  if (!c->no_block_stats_flags) {
+    virTypedParameter params[16];
+    memset(params, 0, sizeof(params));
+    int n = 16;
+    rc = virDomainBlockStatsFlags(j->dom, dev, params, &n, 0);
+    if (rc < 0 && vs_core_error_is_unsupported()) {
+      j->s->calls++;
+      c->no_block_stats_flags = true;
+      return block_counters(j, dev, has_source, f);
+    }
+    for (int p = 0; rc >= 0 && p < n; p++) {
+      int i = vs_name_index(block_param_names, VS_BLK__MAX, params[p].field);
+      uint64_t v;
+      if (i >= 0 && vs_tparam_u64(&params[p], &v))
+        vs_fields_set(f, (unsigned)i, v);
+    }
+    if (rc >= 0)
+      virTypedParamsClear(params, n);
+  } else {
+    virDomainBlockStatsStruct bs = {0};
+    rc = virDomainBlockStats(j->dom, dev, &bs, sizeof(bs));
+    const struct {
+      vs_block_field_t field;
+      long long value; /* -1: the driver does not have it */
+    } old[] = {{VS_BLK_RD_REQS, bs.rd_req},
+               {VS_BLK_RD_BYTES, bs.rd_bytes},
+               {VS_BLK_WR_REQS, bs.wr_req},
+               {VS_BLK_WR_BYTES, bs.wr_bytes}};
+    for (size_t i = 0; rc >= 0 && i < sizeof(old) / sizeof(old[0]); i++)
+      if (old[i].value >= 0)
+        vs_fields_set(f, old[i].field, (uint64_t)old[i].value);
+  }
+  if (rc < 0 && !has_source) {
+    j->s->calls++; /* an empty CD-ROM drive has no statistics */
+    return false;
+  }
+  return call_ok(j, rc, "block statistics");
+}
+
 static void sample_blocks(job_t *j) {
   vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->groups |= VS_GROUP_BLOCK;
   for (size_t i = 0; i < e->devices.ndisks; i++) {
     const char *dev = e->devices.disk_targets[i];
-    virTypedParameter params[16];
-    memset(params, 0, sizeof(params));
-    int n = 16;
-    int rc = virDomainBlockStatsFlags(j->dom, dev, params, &n, 0);
-    if (rc < 0 && !e->devices.disk_sources[i]) {
-      j->s->calls++; /* an empty CD-ROM drive has no statistics */
+    const char *src = e->devices.disk_sources[i];
+    vs_fields_t f = {0};
+    if (!block_counters(j, dev, src != NULL, &f))
       continue;
-    }
-    if (!call_ok(j, rc, "virDomainBlockStatsFlags"))
-      continue;
-    vs_device_stats_t *d = vs_device_stats_append(&st->block, &st->nblock, dev,
-                                                  e->devices.disk_sources[i]);
-    for (int p = 0; d && p < n; p++) {
-      int f = vs_name_index(block_param_names, VS_BLK__MAX, params[p].field);
-      uint64_t v;
-      if (f >= 0 && vs_tparam_u64(&params[p], &v))
-        vs_fields_set(&d->f, (unsigned)f, v);
-    }
-    virTypedParamsClear(params, n);
+    vs_device_stats_t *d =
+        vs_device_stats_append(&st->block, &st->nblock, dev, src);
     if (!d)
       return;
+    d->f = f;
     virDomainBlockInfo bi;
-    if (d->path && call_ok(j, virDomainGetBlockInfo(j->dom, dev, &bi, 0),
-                "virDomainGetBlockInfo")) {
+    if (src && call_ok(j, virDomainGetBlockInfo(j->dom, dev, &bi, 0),
+                       "virDomainGetBlockInfo")) {
       vs_fields_set(&d->f, VS_BLK_ALLOCATION, bi.allocation);
       vs_fields_set(&d->f, VS_BLK_CAPACITY, bi.capacity);
       vs_fields_set(&d->f, VS_BLK_PHYSICAL, bi.physical);
@@ -259,10 +299,12 @@ static void sample_nics(job_t *j) {
   }
 }
 
-static void sample_domain(job_t *j) {
+/* Returns false when the domain turned out not to be running. */
+static bool sample_domain(job_t *j) {
   unsigned groups = j->c->cfg->groups;
-  if (groups & VS_GROUP_STATE)
-    sample_state(j);
+  /* The state is always read: see vs_sample_bulk(). */
+  if (!sample_state(j))
+    return false;
   if (groups & VS_GROUP_CPU)
     sample_cpu(j);
   if ((groups & (VS_GROUP_BALLOON | VS_GROUP_VCPU)) ||
@@ -276,6 +318,7 @@ static void sample_domain(job_t *j) {
     if (groups & VS_GROUP_INTERFACE)
       sample_nics(j);
   }
+  return true;
 }
 
 int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
@@ -294,7 +337,8 @@ int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
       vs_domain_sample_t *ds = vs_core_track(c, s, doms[i], &terr);
       if (ds) {
         job_t j = {.c = c, .s = s, .idx = s->n - 1, .dom = doms[i]};
-        sample_domain(&j);
+        if (!sample_domain(&j))
+          vs_core_untrack(c, s);
       } else if (terr < 0) {
         r = terr;
       }

@@ -281,6 +281,69 @@ int vs_domain_stats_parse(const virTypedParameter *params, int nparams,
   return 0;
 }
 
+/* Which fields of each kind are counters (only ever grow). */
+#define ALL(n) ((1u << (n)) - 1)
+#define BIT(i) (1u << (i))
+static const uint32_t cpu_counters = ALL(VS_CPU__MAX);
+static const uint32_t balloon_counters =
+    BIT(VS_BAL_SWAP_IN) | BIT(VS_BAL_SWAP_OUT) | BIT(VS_BAL_MAJOR_FAULT) |
+    BIT(VS_BAL_MINOR_FAULT) | BIT(VS_BAL_HUGETLB_PGALLOC) |
+    BIT(VS_BAL_HUGETLB_PGFAIL);
+static const uint32_t vcpu_counters =
+    BIT(VS_VCPU_TIME) | BIT(VS_VCPU_WAIT) | BIT(VS_VCPU_DELAY);
+static const uint32_t net_counters = ALL(VS_NET__MAX);
+static const uint32_t block_counters =
+    ALL(VS_BLK__MAX) &
+    ~(BIT(VS_BLK_ALLOCATION) | BIT(VS_BLK_CAPACITY) | BIT(VS_BLK_PHYSICAL));
+
+static size_t drop_fields(vs_fields_t *cur, const vs_fields_t *prev,
+                          uint32_t counters) {
+  size_t dropped = 0;
+  uint32_t both = cur->have & prev->have & counters;
+  for (unsigned i = 0; both; i++, both >>= 1)
+    if ((both & 1u) && cur->v[i] < prev->v[i]) {
+      cur->have &= ~BIT(i);
+      dropped++;
+    }
+  return dropped;
+}
+
+static const vs_device_stats_t *find_device(const vs_device_stats_t *arr,
+                                            size_t n, const char *name,
+                                            size_t hint) {
+  if (hint < n && strcmp(arr[hint].name, name) == 0)
+    return &arr[hint];
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(arr[i].name, name) == 0)
+      return &arr[i];
+  return NULL;
+}
+
+static size_t drop_devices(vs_device_stats_t *cur, size_t ncur,
+                           const vs_device_stats_t *prev, size_t nprev,
+                           uint32_t counters) {
+  size_t dropped = 0;
+  for (size_t i = 0; i < ncur; i++) {
+    const vs_device_stats_t *p = find_device(prev, nprev, cur[i].name, i);
+    if (p)
+      dropped += drop_fields(&cur[i].f, &p->f, counters);
+  }
+  return dropped;
+}
+
+size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
+                                        const vs_domain_stats_t *prev) {
+  size_t dropped = drop_fields(&cur->cpu, &prev->cpu, cpu_counters) +
+                   drop_fields(&cur->balloon, &prev->balloon, balloon_counters);
+  for (size_t i = 0; i < cur->nvcpu && i < prev->nvcpu; i++)
+    dropped += drop_fields(&cur->vcpu[i], &prev->vcpu[i], vcpu_counters);
+  dropped +=
+      drop_devices(cur->net, cur->nnet, prev->net, prev->nnet, net_counters);
+  dropped += drop_devices(cur->block, cur->nblock, prev->block, prev->nblock,
+                          block_counters);
+  return dropped;
+}
+
 double vs_cpu_percent(uint64_t cpu0, uint64_t t0, uint64_t cpu1, uint64_t t1,
                       unsigned nvcpu) {
   if (t1 <= t0 || cpu1 < cpu0 || nvcpu == 0)

@@ -184,6 +184,15 @@ vs_device_stats_t *vs_device_stats_append(vs_device_stats_t **arr, size_t *n,
 /* Resize st's vCPU array to n zeroed entries. Returns 0 or -ENOMEM. */
 int vs_domain_stats_set_nvcpu(vs_domain_stats_t *st, size_t n);
 
+/* Counters of cur that are lower than in prev (the same domain's previous
+ * reading) are marked absent in cur. libvirt returns such readings for a
+ * domain that is being torn down (vCPU times of 0, CPU time from another
+ * source); dispatching them would make collectd compute a huge rate on the
+ * next reading. Devices are matched by name, vCPUs by number. Returns the
+ * number of counters dropped. Sizes and states are not touched. */
+size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
+                                        const vs_domain_stats_t *prev);
+
 /* CPU utilisation in percent of the domain's vCPUs (0..100) from two cpu.time
  * readings (ns) taken at monotonic times t0 < t1 (ns). Returns a negative
  * value when the inputs do not allow a figure (no time elapsed, counter went

@@ -1,0 +1,99 @@
+"""Shared pieces of virtscale's integration tests (imported, not run by ctest).
+
+Expected identifiers, types.db data-source kinds, csv helpers and a tiny
+assertion collector that reports every failed check, not only the first."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "rig"))
+import rig  # noqa: E402
+
+TYPES_DB = "/usr/share/collectd/types.db"
+
+
+def plugin_dir():
+    """Directory holding the built virtscale.so."""
+    d = os.path.join(rig.build_dir(), "plugin")
+    if not os.path.exists(os.path.join(d, "virtscale.so")):
+        raise rig.RigError(f"virtscale.so not built in {d}")
+    return d
+
+
+def virtscale_block(*lines, load=True):
+    """collectd.conf text loading virtscale with the given option lines."""
+    body = "LoadPlugin virtscale\n" if load else ""
+    return body + "<Plugin virtscale>\n" + "".join(f"  {ln}\n" for ln in lines) + "</Plugin>\n"
+
+
+def ds_kinds():
+    """{type: [ds kind, ...]} from collectd's types.db ("DERIVE", "GAUGE", ...)."""
+    kinds = {}
+    with open(TYPES_DB) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, rest = line.split(None, 1)
+            kinds[name] = [ds.strip().split(":")[1] for ds in rest.split(",")]
+    return kinds
+
+
+def tap_names(vms, name):
+    """The tap devices of VM name, from its domain XML file."""
+    import re
+    with open(os.path.join(vms.workdir, f"{name}.xml")) as f:
+        return re.findall(r"<target dev='([^']+)' managed", f.read())
+
+
+def expected_identifiers(vms, name, plugin="virtscale", disks=("vda", "vdb"), nics=None):
+    """Every identifier virtscale must write for one of the rig's OS-less VMs with the
+    default groups (state cpu balloon vcpu interface block).
+
+    An OS-less guest has no balloon driver, so the balloon group carries only
+    current, maximum and rss (libvirt reports no unused/available/usable/swap
+    fields for it)."""
+    nics = tap_names(vms, name) if nics is None else nics
+    ids = [f"{name}/{plugin}/{t}" for t in (
+        "domain_state", "virt_cpu_total", "ps_cputime", "percent-virt_cpu_total",
+        "virt_vcpu-0", "memory-total", "memory-maximum", "memory-rss")]
+    for d in disks:
+        ids += [f"{name}/{plugin}/{t}-{d}" for t in (
+            "disk_ops", "disk_octets", "disk_time", "disk_allocation", "disk_capacity",
+            "disk_physical")]
+        ids += [f"{name}/{plugin}/total_requests-flush-{d}",
+                f"{name}/{plugin}/total_time_in_ms-flush-{d}"]
+    for n in nics:
+        ids += [f"{name}/{plugin}/{t}-{n}" for t in (
+            "if_octets", "if_packets", "if_errors", "if_dropped")]
+    return set(ids)
+
+
+def type_of(identifier):
+    """"host/plugin/type-inst" -> "type"."""
+    return identifier.split("/")[2].split("-", 1)[0]
+
+
+class Checks:
+    """Collects failures so a test reports all of them; raise at the end."""
+
+    def __init__(self, name):
+        self.name, self.failures, self.passed = name, [], 0
+
+    def check(self, cond, msg):
+        if cond:
+            self.passed += 1
+        else:
+            self.failures.append(msg)
+        return cond
+
+    def done(self):
+        if self.passed == 0 and not self.failures:
+            raise AssertionError(f"{self.name}: no checks ran")
+        if self.failures:
+            shown = "\n  ".join(self.failures[:40])
+            more = f"\n  ... and {len(self.failures) - 40} more" if len(self.failures) > 40 else ""
+            raise AssertionError(f"{self.name}: {len(self.failures)} check(s) failed:\n  "
+                                 f"{shown}{more}")
+        print(f"{self.name}: {self.passed} checks passed")
