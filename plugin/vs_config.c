@@ -54,12 +54,23 @@ static int need_bool(const char *key, const vs_conf_value_t *v, size_t n,
   if (n != 1)
     return vs_error_set(err, -EINVAL, "%s: expected one boolean value, got %zu",
                         key, n);
-  if (v->type != VS_CONF_BOOLEAN)
-    return vs_error_set(err, -EINVAL,
-                        "%s: invalid value %s (expected true or false)", key,
-                        show(v, buf, sizeof(buf)));
-  *ret = v->boolean;
-  return 0;
+  if (v->type == VS_CONF_BOOLEAN) {
+    *ret = v->boolean;
+    return 0;
+  }
+  /* collectd itself accepts these quoted forms for booleans. */
+  static const char *const yes[] = {"true", "yes", "on"};
+  static const char *const no[] = {"false", "no", "off"};
+  for (size_t i = 0; v->type == VS_CONF_STRING && i < 3; i++) {
+    if (strcasecmp(v->string, yes[i]) == 0 ||
+        strcasecmp(v->string, no[i]) == 0) {
+      *ret = strcasecmp(v->string, yes[i]) == 0;
+      return 0;
+    }
+  }
+  return vs_error_set(err, -EINVAL,
+                      "%s: invalid value %s (expected true or false)", key,
+                      show(v, buf, sizeof(buf)));
 }
 
 typedef struct {
@@ -125,38 +136,67 @@ static int set_mode(vs_config_t *cfg, const char *key, const vs_conf_value_t *v,
   return r;
 }
 
-/* Stats "state cpu" "block": words may be split over several strings. */
-static int set_stats(vs_config_t *cfg, const char *key,
-                     const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+/* The words of a list-valued key: `Stats "state cpu" "block"` and
+ * `HostnameFormat name uuid` alike; words may be separated by blanks or
+ * commas and split over several strings. *ret is one allocation holding a
+ * NULL-terminated array and the words; free() it. */
+static int split_words(const char *key, const vs_conf_value_t *v, size_t n,
+                       char ***ret, size_t *ret_n, vs_error_t *err) {
   int r = need_strings(key, v, n, 1, 64, err);
   if (r < 0)
     return r;
-  unsigned groups = 0;
+  size_t chars = 0;
+  for (size_t i = 0; i < n; i++)
+    chars += strlen(v[i].string) + 1;
+  /* at most one word per two characters, plus the NULL */
+  size_t max_words = chars / 2 + 1;
+  char **words = malloc((max_words + 1) * sizeof(char *) + chars);
+  if (!words)
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  char *buf = (char *)(words + max_words + 1), *save = NULL;
+  size_t nw = 0;
   for (size_t i = 0; i < n; i++) {
-    char *copy = strdup(v[i].string), *save = NULL;
-    if (!copy)
-      return vs_error_set(err, -ENOMEM, "out of memory");
-    for (char *w = strtok_r(copy, " \t,", &save); w;
-         w = strtok_r(NULL, " \t,", &save)) {
-      vs_group_t g =
-          strcasecmp(w, "all") == 0 ? VS_GROUPS_ALL : vs_group_from_name(w);
-      if (g == 0) {
-        vs_error_set(err, -EINVAL,
-                     "%s: invalid value \"%s\" (expected any of \"state\", "
-                     "\"cpu\", \"balloon\", \"vcpu\", \"interface\", "
-                     "\"block\", \"perf\", \"all\")",
-                     key, w);
-        free(copy);
-        return -EINVAL;
-      }
-      groups |= g;
-    }
-    free(copy);
+    strcpy(buf, v[i].string);
+    for (char *w = strtok_r(buf, " \t,", &save); w;
+         w = strtok_r(NULL, " \t,", &save))
+      words[nw++] = w;
+    buf += strlen(v[i].string) + 1;
   }
-  if (groups == 0)
-    return vs_error_set(err, -EINVAL, "%s: no statistics group given", key);
-  cfg->groups = groups;
+  words[nw] = NULL;
+  if (nw == 0) {
+    free(words);
+    return vs_error_set(err, -EINVAL, "%s: invalid value \"%s\" (no words)",
+                        key, v[0].string);
+  }
+  *ret = words;
+  *ret_n = nw;
   return 0;
+}
+
+static int set_stats(vs_config_t *cfg, const char *key,
+                     const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  char **words;
+  size_t nw;
+  int r = split_words(key, v, n, &words, &nw, err);
+  if (r < 0)
+    return r;
+  unsigned groups = 0;
+  for (size_t i = 0; i < nw && r == 0; i++) {
+    vs_group_t g = strcasecmp(words[i], "all") == 0
+                       ? VS_GROUPS_ALL
+                       : vs_group_from_name(words[i]);
+    if (g == 0)
+      r = vs_error_set(err, -EINVAL,
+                       "%s: invalid value \"%s\" (expected any of \"state\", "
+                       "\"cpu\", \"balloon\", \"vcpu\", \"interface\", "
+                       "\"block\", \"perf\", \"all\")",
+                       key, words[i]);
+    groups |= g;
+  }
+  free(words);
+  if (r == 0)
+    cfg->groups = groups;
+  return r;
 }
 
 static vs_filter_t *filter_for(vs_config_t *cfg, const char *key) {
@@ -199,41 +239,47 @@ static int set_invert(vs_config_t *cfg, const char *key,
 
 static int set_format(vs_config_t *cfg, const char *key,
                       const vs_conf_value_t *v, size_t n, vs_error_t *err) {
-  static const keyword_t kw[] = {{"name", VS_PART_NAME},
+  static const keyword_t kw[] = {{"none", 0},
+                                 {"name", VS_PART_NAME},
                                  {"uuid", VS_PART_UUID},
                                  {"hostname", VS_PART_HOSTNAME}};
-  static const keyword_t kw_none[] = {{"none", 0},
-                                      {"name", VS_PART_NAME},
-                                      {"uuid", VS_PART_UUID},
-                                      {"hostname", VS_PART_HOSTNAME}};
   bool is_host = strcasecmp(key, "HostnameFormat") == 0;
-  int r = need_strings(key, v, n, 1, VS_FORMAT_PARTS_MAX, err);
+  /* "none" (an empty field) only makes sense for the plugin instance. */
+  const keyword_t *choices = is_host ? kw + 1 : kw;
+  size_t nchoices = is_host ? NKW(kw) - 1 : NKW(kw);
+  char **words;
+  size_t nw;
+  int r = split_words(key, v, n, &words, &nw, err);
   if (r < 0)
     return r;
   vs_format_t fmt = {0};
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < nw && r == 0; i++) {
     int part;
-    if (is_host)
-      r = keyword(key, v[i].string, kw, NKW(kw), &part, err);
-    else
-      r = keyword(key, v[i].string, kw_none, NKW(kw_none), &part, err);
+    r = keyword(key, words[i], choices, nchoices, &part, err);
     if (r < 0)
-      return r;
+      break;
     if (part == 0) {
-      if (n != 1)
-        return vs_error_set(err, -EINVAL,
-                            "%s: invalid value \"none\" (it cannot be combined "
-                            "with other parts)",
-                            key);
+      if (nw != 1)
+        r = vs_error_set(err, -EINVAL,
+                         "%s: invalid value \"%s\" (it cannot be combined "
+                         "with other parts)",
+                         key, words[i]);
       continue;
     }
-    for (size_t j = 0; j < fmt.n; j++)
+    for (size_t j = 0; j < fmt.n && r == 0; j++)
       if (fmt.parts[j] == (vs_ident_part_t)part)
-        return vs_error_set(err, -EINVAL,
-                            "%s: invalid value \"%s\" (given twice)", key,
-                            v[i].string);
-    fmt.parts[fmt.n++] = (vs_ident_part_t)part;
+        r = vs_error_set(err, -EINVAL, "%s: invalid value \"%s\" (given twice)",
+                         key, words[i]);
+    if (r == 0 && fmt.n == VS_FORMAT_PARTS_MAX)
+      r = vs_error_set(err, -EINVAL,
+                       "%s: invalid value \"%s\" (too many parts)", key,
+                       words[i]);
+    if (r == 0)
+      fmt.parts[fmt.n++] = (vs_ident_part_t)part;
   }
+  free(words);
+  if (r < 0)
+    return r;
   if (is_host)
     cfg->host_format = fmt;
   else
