@@ -14,14 +14,22 @@
 
 static const char *type_name(int t) {
   switch (t) {
-  case VIR_TYPED_PARAM_INT: return "int";
-  case VIR_TYPED_PARAM_UINT: return "uint";
-  case VIR_TYPED_PARAM_LLONG: return "llong";
-  case VIR_TYPED_PARAM_ULLONG: return "ullong";
-  case VIR_TYPED_PARAM_DOUBLE: return "double";
-  case VIR_TYPED_PARAM_BOOLEAN: return "boolean";
-  case VIR_TYPED_PARAM_STRING: return "string";
-  default: return "unknown";
+  case VIR_TYPED_PARAM_INT:
+    return "int";
+  case VIR_TYPED_PARAM_UINT:
+    return "uint";
+  case VIR_TYPED_PARAM_LLONG:
+    return "llong";
+  case VIR_TYPED_PARAM_ULLONG:
+    return "ullong";
+  case VIR_TYPED_PARAM_DOUBLE:
+    return "double";
+  case VIR_TYPED_PARAM_BOOLEAN:
+    return "boolean";
+  case VIR_TYPED_PARAM_STRING:
+    return "string";
+  default:
+    return "unknown";
   }
 }
 
@@ -41,10 +49,10 @@ int main(int argc, char **argv) {
                    VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK |
                    VIR_DOMAIN_STATS_PERF;
   virDomainStatsRecordPtr *recs = NULL;
-  int n = virConnectGetAllDomainStats(
-      conn, stats, &recs,
-      VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-          VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  int n =
+      virConnectGetAllDomainStats(conn, stats, &recs,
+                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+                                      VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
   if (n < 0) {
     fprintf(stderr, "virConnectGetAllDomainStats: %s\n",
             virGetLastErrorMessage());
@@ -63,14 +71,30 @@ int main(int argc, char **argv) {
       const virTypedParameter *tp = &recs[i]->params[p];
       printf("%s %s ", tp->field, type_name(tp->type));
       switch (tp->type) {
-      case VIR_TYPED_PARAM_INT: printf("%d\n", tp->value.i); break;
-      case VIR_TYPED_PARAM_UINT: printf("%u\n", tp->value.ui); break;
-      case VIR_TYPED_PARAM_LLONG: printf("%lld\n", tp->value.l); break;
-      case VIR_TYPED_PARAM_ULLONG: printf("%llu\n", tp->value.ul); break;
-      case VIR_TYPED_PARAM_DOUBLE: printf("%.17g\n", tp->value.d); break;
-      case VIR_TYPED_PARAM_BOOLEAN: printf("%d\n", tp->value.b); break;
-      case VIR_TYPED_PARAM_STRING: printf("%s\n", tp->value.s); break;
-      default: printf("?\n"); break;
+      case VIR_TYPED_PARAM_INT:
+        printf("%d\n", tp->value.i);
+        break;
+      case VIR_TYPED_PARAM_UINT:
+        printf("%u\n", tp->value.ui);
+        break;
+      case VIR_TYPED_PARAM_LLONG:
+        printf("%lld\n", tp->value.l);
+        break;
+      case VIR_TYPED_PARAM_ULLONG:
+        printf("%llu\n", tp->value.ul);
+        break;
+      case VIR_TYPED_PARAM_DOUBLE:
+        printf("%.17g\n", tp->value.d);
+        break;
+      case VIR_TYPED_PARAM_BOOLEAN:
+        printf("%d\n", tp->value.b);
+        break;
+      case VIR_TYPED_PARAM_STRING:
+        printf("%s\n", tp->value.s);
+        break;
+      default:
+        printf("?\n");
+        break;
       }
     }
     printf("end\n");
