@@ -213,12 +213,15 @@ static int set_filter(vs_config_t *cfg, const char *key,
   if (r < 0)
     return r;
   vs_filter_t *f = filter_for(cfg, key);
+  size_t before = f->n;
   for (size_t i = 0; i < n; i++) {
     vs_error_t e = {0};
     r = vs_filter_add(f, v[i].string, &e);
-    if (r < 0)
+    if (r < 0) {
+      vs_filter_truncate(f, before); /* the line changes nothing */
       return vs_error_set(err, r, "%s: invalid value \"%s\": %s", key,
                           v[i].string, e.msg);
+    }
   }
   return 0;
 }

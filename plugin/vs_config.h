@@ -44,7 +44,7 @@ typedef enum {
 
 typedef enum {
   VS_IF_FORMAT_NAME,   /* host-side device name ("vnet3") */
-  VS_IF_FORMAT_NUMBER, /* position in the domain definition ("0") */
+  VS_IF_FORMAT_NUMBER, /* 1-based position: "interface-1" */
 } vs_if_format_t;
 
 typedef struct {

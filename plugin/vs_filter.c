@@ -58,14 +58,20 @@ bool vs_filter_selects(const vs_filter_t *f, const char *const *names,
   return matched != f->invert;
 }
 
-void vs_filter_clear(vs_filter_t *f) {
-  if (!f)
-    return;
-  for (size_t i = 0; i < f->n; i++) {
+void vs_filter_truncate(vs_filter_t *f, size_t n) {
+  for (size_t i = n; i < f->n; i++) {
     if (f->entries[i].is_regex)
       regfree(&f->entries[i].re);
     free(f->entries[i].text);
   }
+  if (n < f->n)
+    f->n = n;
+}
+
+void vs_filter_clear(vs_filter_t *f) {
+  if (!f)
+    return;
+  vs_filter_truncate(f, 0);
   free(f->entries);
   memset(f, 0, sizeof(*f));
 }

@@ -29,5 +29,8 @@ int vs_filter_add(vs_filter_t *f, const char *pattern, vs_error_t *err);
 bool vs_filter_selects(const vs_filter_t *f, const char *const *names,
                        size_t n_names);
 
+/* Drop the entries added after the first n. */
+void vs_filter_truncate(vs_filter_t *f, size_t n);
+
 /* Release f's contents and zero it (NULL-safe). */
 void vs_filter_clear(vs_filter_t *f);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/vs_tparam.h"
 
@@ -84,7 +85,7 @@ const char *vs_group_name(vs_group_t group) {
 
 vs_group_t vs_group_from_name(const char *name) {
   for (size_t i = 0; i < N_GROUPS; i++)
-    if (strcmp(group_table[i].name, name) == 0)
+    if (strcasecmp(group_table[i].name, name) == 0)
       return group_table[i].group;
   return 0;
 }
@@ -206,6 +207,7 @@ static int parse_one(const virTypedParameter *p, vs_domain_stats_t *st) {
   const char *rest;
   unsigned idx;
   uint64_t v;
+  int r;
 
   if (strncmp(name, "state.", 6) == 0) {
     st->groups |= VS_GROUP_STATE;
@@ -228,8 +230,10 @@ static int parse_one(const virTypedParameter *p, vs_domain_stats_t *st) {
       st->have_vcpu_current = true;
     } else if (strcmp(name + 5, "maximum") == 0 && vs_tparam_u64(p, &v)) {
       st->vcpu_maximum = (unsigned)v;
-    } else if (vs_tparam_split_index(name, "vcpu.", VS_MAX_VCPUS, &idx,
-                                     &rest)) {
+    } else if ((r = vs_tparam_split_index(name, "vcpu.", VS_MAX_VCPUS, &idx,
+                                          &rest)) != 0) {
+      if (r < 0)
+        return -EINVAL;
       if (vs_name_index(vs_vcpu_field_names, VS_VCPU__MAX, rest) < 0)
         return 0; /* hypervisor-specific extras (vcpu.0.exits.sum, ...) */
       if (grow((void **)&st->vcpu, &st->nvcpu, idx, sizeof(*st->vcpu)) < 0)
@@ -238,12 +242,18 @@ static int parse_one(const virTypedParameter *p, vs_domain_stats_t *st) {
     }
   } else if (strncmp(name, "net.", 4) == 0) {
     st->groups |= VS_GROUP_INTERFACE;
-    if (vs_tparam_split_index(name, "net.", VS_MAX_DEVICES, &idx, &rest))
+    r = vs_tparam_split_index(name, "net.", VS_MAX_DEVICES, &idx, &rest);
+    if (r < 0)
+      return -EINVAL;
+    if (r > 0)
       return parse_device(&st->net, &st->nnet, rest, idx, vs_net_field_names,
                           VS_NET__MAX, p);
   } else if (strncmp(name, "block.", 6) == 0) {
     st->groups |= VS_GROUP_BLOCK;
-    if (vs_tparam_split_index(name, "block.", VS_MAX_DEVICES, &idx, &rest))
+    r = vs_tparam_split_index(name, "block.", VS_MAX_DEVICES, &idx, &rest);
+    if (r < 0)
+      return -EINVAL;
+    if (r > 0)
       return parse_device(&st->block, &st->nblock, rest, idx,
                           vs_block_field_names, VS_BLK__MAX, p);
   } else if (strncmp(name, "perf.", 5) == 0) {

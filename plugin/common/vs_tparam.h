@@ -12,11 +12,12 @@
 bool vs_tparam_u64(const virTypedParameter *p, uint64_t *ret);
 
 /* Split a field name "<prefix><index>.<rest>" such as "block.12.rd.reqs"
- * (prefix "block.") into index 12 and rest "rd.reqs". The index must be a
- * plain decimal below max (no sign, no leading zeros except "0").
- * Returns false when name does not have that shape. */
-bool vs_tparam_split_index(const char *name, const char *prefix, unsigned max,
-                           unsigned *ret_idx, const char **ret_rest);
+ * (prefix "block.") into index 12 and rest "rd.reqs" (pointing into name).
+ * The index is a plain decimal (no sign, no leading zeros except "0").
+ * Returns 1 when split, 0 when name does not have that shape, -ERANGE when
+ * it does but the index is max or more. */
+int vs_tparam_split_index(const char *name, const char *prefix, unsigned max,
+                          unsigned *ret_idx, const char **ret_rest);
 
 /* Position of name in a table of n strings (NULL entries are skipped),
  * or -1. */

@@ -39,10 +39,10 @@ static void test_parse_every_type(void **state) {
     const char *field;
     int type;
   } want[] = {
-      {"a", VIR_TYPED_PARAM_INT},     {"b", VIR_TYPED_PARAM_UINT},
-      {"c", VIR_TYPED_PARAM_LLONG},   {"d", VIR_TYPED_PARAM_ULLONG},
-      {"e", VIR_TYPED_PARAM_DOUBLE},  {"f", VIR_TYPED_PARAM_BOOLEAN},
-      {"g", VIR_TYPED_PARAM_STRING},  {"h", VIR_TYPED_PARAM_STRING},
+      {"a", VIR_TYPED_PARAM_INT},    {"b", VIR_TYPED_PARAM_UINT},
+      {"c", VIR_TYPED_PARAM_LLONG},  {"d", VIR_TYPED_PARAM_ULLONG},
+      {"e", VIR_TYPED_PARAM_DOUBLE}, {"f", VIR_TYPED_PARAM_BOOLEAN},
+      {"g", VIR_TYPED_PARAM_STRING}, {"h", VIR_TYPED_PARAM_STRING},
   };
   for (size_t i = 0; i < VS_NELEM(want); i++) {
     assert_string_equal(r->params[i].field, want[i].field);
@@ -94,7 +94,8 @@ static const struct {
     {"record r\na boolean 2\nend\n", "bad boolean value \"2\""},
     {"record r\na boolean true\nend\n", "bad boolean value"},
     {"record r\n"
-     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aa"
      "aaaaa int 1\nend\n",
      "inline:2: field name"},
     {"record r\na int 1\n", "not closed with \"end\""},

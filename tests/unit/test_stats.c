@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/vs_tparam.h"
 #include "vs_stats.h"
 #include "vs_test_fixtures.h"
 
@@ -94,8 +95,7 @@ static const field_case_t field_cases[] = {
     {"fx-full", "cpu.system", SEC_CPU, 0, VS_CPU_SYSTEM, true, 1184331000},
     {"fx-full", "balloon.current", SEC_BAL, 0, VS_BAL_CURRENT, true, 65536},
     {"fx-full", "balloon.maximum", SEC_BAL, 0, VS_BAL_MAXIMUM, true, 65536},
-    {"fx-full", "balloon.last-update", SEC_BAL, 0, VS_BAL_LAST_UPDATE, true,
-     0},
+    {"fx-full", "balloon.last-update", SEC_BAL, 0, VS_BAL_LAST_UPDATE, true, 0},
     {"fx-full", "balloon.rss", SEC_BAL, 0, VS_BAL_RSS, true, 40792},
     {"fx-full", "balloon.swap_in", SEC_BAL, 0, VS_BAL_SWAP_IN, false, 0},
     {"fx-full", "balloon.usable", SEC_BAL, 0, VS_BAL_USABLE, false, 0},
@@ -202,8 +202,7 @@ static void test_fixture_field_values(void **state) {
                vs_fields_has(f, c->idx), c->present);
     if (c->present && f->v[c->idx] != c->value)
       fail_msg("%s %s: %llu, expected %llu", c->record, c->field,
-               (unsigned long long)f->v[c->idx],
-               (unsigned long long)c->value);
+               (unsigned long long)f->v[c->idx], (unsigned long long)c->value);
     vs_domain_stats_clear(&st);
   }
 }
@@ -349,10 +348,10 @@ static void test_parse_perf(void **state) {
   virTypedParameter p[] = {
       VS_TP_ULL("perf.cmt", 4096),
       VS_TP_ULL("perf.cpu_cycles", 123456789),
-      VS_TP_STR("perf.bogus", "12"),    /* string: not a value */
-      VS_TP_LLONG("perf.stalled", -1),  /* -1: not available */
-      VS_TP_ULL("perf.", 5),            /* no event name */
-      VS_TP_DOUBLE("perf.ratio", 0.5),  /* not a counter */
+      VS_TP_STR("perf.bogus", "12"),   /* string: not a value */
+      VS_TP_LLONG("perf.stalled", -1), /* -1: not available */
+      VS_TP_ULL("perf.", 5),           /* no event name */
+      VS_TP_DOUBLE("perf.ratio", 0.5), /* not a counter */
       VS_TP_INT("perf.instructions", 0),
       VS_TP_UINT("perf.cache_misses", 7),
   };
@@ -457,8 +456,7 @@ static const absent_case_t absent_cases[] = {
      0,
      VS_VCPU_STATE},
     {"block.0.allocation llong -1",
-     {VS_TP_STR("block.0.name", "vda"),
-      VS_TP_LLONG("block.0.allocation", -1)},
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_LLONG("block.0.allocation", -1)},
      2,
      SEC_BLK,
      0,
@@ -591,9 +589,10 @@ static void test_parse_index_at_limit(void **state) {
  * index are not device fields: they neither create a device nor change
  * device 0. */
 static const char *const malformed_index_fields[] = {
-    "net.01.rx.bytes", "net.00.rx.bytes", "net.-1.rx.bytes", "net.+0.rx.bytes",
-    "net. 0.rx.bytes", "net.x.rx.bytes",  "net.0x1.rx.bytes", "net.1",
-    "net.1.",          "net..rx.bytes",   "net.0",           "block.01.rd.reqs",
+    "net.01.rx.bytes",  "net.00.rx.bytes", "net.-1.rx.bytes",
+    "net.+0.rx.bytes",  "net. 0.rx.bytes", "net.x.rx.bytes",
+    "net.0x1.rx.bytes", "net.1",           "net.1.",
+    "net..rx.bytes",    "net.0",           "block.01.rd.reqs",
     "block.1a.rd.reqs", "vcpu.01.time",
 };
 
@@ -707,8 +706,7 @@ static const struct {
 static void test_parse_group_bits(void **state) {
   for (size_t i = 0; i < VS_NELEM(group_prefix_cases); i++) {
     virTypedParameter p[] = {VS_TP_UINT("", 2)};
-    snprintf(p[0].field, sizeof(p[0].field), "%s",
-             group_prefix_cases[i].field);
+    snprintf(p[0].field, sizeof(p[0].field), "%s", group_prefix_cases[i].field);
     print_message("%s\n", p[0].field);
     vs_domain_stats_t st = {0};
     parse_ok(p, 1, &st);
@@ -824,6 +822,166 @@ static void test_cpu_percent(void **state) {
   }
 }
 
+/* --- vs_domain_stats_drop_regressions ----------------------------------- */
+
+/* Whether the field libvirt calls `field` ("cpu.time", "vcpu.0.time",
+ * "block.1.rd.reqs") is present in st; devices by position. */
+static bool field_present(const vs_domain_stats_t *st, const char *field) {
+  static const struct {
+    const char *prefix;
+    section_t sec;
+    const char *const *names;
+    size_t n;
+    bool indexed;
+  } map[] = {
+      {"cpu.", SEC_CPU, vs_cpu_field_names, VS_CPU__MAX, false},
+      {"balloon.", SEC_BAL, vs_balloon_field_names, VS_BAL__MAX, false},
+      {"vcpu.", SEC_VCPU, vs_vcpu_field_names, VS_VCPU__MAX, true},
+      {"net.", SEC_NET, vs_net_field_names, VS_NET__MAX, true},
+      {"block.", SEC_BLK, vs_block_field_names, VS_BLK__MAX, true},
+  };
+  for (size_t i = 0; i < VS_NELEM(map); i++) {
+    size_t plen = strlen(map[i].prefix);
+    if (strncmp(field, map[i].prefix, plen) != 0)
+      continue;
+    unsigned dev = 0;
+    const char *rest = field + plen;
+    if (map[i].indexed) {
+      char *end;
+      dev = (unsigned)strtoul(rest, &end, 10);
+      assert_true(*end == '.');
+      rest = end + 1;
+    }
+    int idx = vs_name_index(map[i].names, map[i].n, rest);
+    if (idx < 0)
+      fail_msg("test table: unknown field %s", field);
+    return vs_fields_has(section_fields(st, map[i].sec, dev), (unsigned)idx);
+  }
+  fail_msg("test table: unknown field %s", field);
+  return false;
+}
+
+typedef struct {
+  const char *what;
+  virTypedParameter prev[6], cur[6];
+  int nprev, ncur;
+  size_t dropped;
+  const char *gone[4]; /* fields of cur that must now be absent */
+  const char *kept[4]; /* fields of cur that must still be present */
+} regress_case_t;
+
+static const regress_case_t regress_cases[] = {
+    {"cpu counters",
+     {VS_TP_ULL("cpu.time", 100), VS_TP_ULL("cpu.user", 50),
+      VS_TP_ULL("cpu.system", 50)},
+     {VS_TP_ULL("cpu.time", 99), VS_TP_ULL("cpu.user", 50),
+      VS_TP_ULL("cpu.system", 51)},
+     3,
+     3,
+     1,
+     {"cpu.time"},
+     {"cpu.user", "cpu.system"}},
+    {"balloon: sizes may shrink, counters may not",
+     {VS_TP_ULL("balloon.current", 2000), VS_TP_ULL("balloon.swap_in", 9),
+      VS_TP_ULL("balloon.minor_fault", 9), VS_TP_ULL("balloon.rss", 900)},
+     {VS_TP_ULL("balloon.current", 1000), VS_TP_ULL("balloon.swap_in", 8),
+      VS_TP_ULL("balloon.minor_fault", 10), VS_TP_ULL("balloon.rss", 800)},
+     4,
+     4,
+     1,
+     {"balloon.swap_in"},
+     {"balloon.current", "balloon.minor_fault", "balloon.rss"}},
+    {"vCPU times by number; state is no counter; new vCPU untouched",
+     {VS_TP_ULL("vcpu.0.time", 500), VS_TP_INT("vcpu.0.state", 1),
+      VS_TP_ULL("vcpu.0.delay", 5)},
+     {VS_TP_ULL("vcpu.0.time", 0), VS_TP_INT("vcpu.0.state", 0),
+      VS_TP_ULL("vcpu.0.delay", 5), VS_TP_ULL("vcpu.1.time", 1)},
+     3,
+     4,
+     1,
+     {"vcpu.0.time"},
+     {"vcpu.0.state", "vcpu.0.delay", "vcpu.1.time"}},
+    {"block devices matched by name, not position; sizes may shrink",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.rd.reqs", 10),
+      VS_TP_STR("block.1.name", "vdb"), VS_TP_ULL("block.1.rd.reqs", 5),
+      VS_TP_ULL("block.1.allocation", 900)},
+     {VS_TP_STR("block.0.name", "vdb"), VS_TP_ULL("block.0.rd.reqs", 4),
+      VS_TP_ULL("block.0.allocation", 800), VS_TP_STR("block.1.name", "vda"),
+      VS_TP_ULL("block.1.rd.reqs", 11)},
+     5,
+     5,
+     1,
+     {"block.0.rd.reqs"},
+     {"block.0.allocation", "block.1.rd.reqs"}},
+    {"a new interface is not compared",
+     {VS_TP_STR("net.0.name", "vnet0"), VS_TP_ULL("net.0.rx.bytes", 100)},
+     {VS_TP_STR("net.0.name", "vnet1"), VS_TP_ULL("net.0.rx.bytes", 1),
+      VS_TP_STR("net.1.name", "vnet0"), VS_TP_ULL("net.1.rx.bytes", 99)},
+     2,
+     4,
+     1,
+     {"net.1.rx.bytes"},
+     {"net.0.rx.bytes"}},
+    {"absent before: kept",
+     {VS_TP_ULL("cpu.user", 5)},
+     {VS_TP_ULL("cpu.time", 1), VS_TP_ULL("cpu.user", 5)},
+     1,
+     2,
+     0,
+     {NULL},
+     {"cpu.time", "cpu.user"}},
+    {"no previous reading",
+     {{{0}}},
+     {VS_TP_ULL("cpu.time", 1), VS_TP_STR("block.0.name", "vda"),
+      VS_TP_ULL("block.0.rd.reqs", 0)},
+     0,
+     3,
+     0,
+     {NULL},
+     {"cpu.time", "block.0.rd.reqs"}},
+};
+
+static void test_drop_regressions(void **state) {
+  for (size_t i = 0; i < VS_NELEM(regress_cases); i++) {
+    const regress_case_t *c = &regress_cases[i];
+    print_message("%s\n", c->what);
+    vs_domain_stats_t prev = {0}, cur = {0};
+    parse_ok(c->prev, c->nprev, &prev);
+    parse_ok(c->cur, c->ncur, &cur);
+    assert_int_equal(vs_domain_stats_drop_regressions(&cur, &prev), c->dropped);
+    for (size_t k = 0; k < VS_NELEM(c->gone) && c->gone[k]; k++)
+      if (field_present(&cur, c->gone[k]))
+        fail_msg("%s still present", c->gone[k]);
+    for (size_t k = 0; k < VS_NELEM(c->kept) && c->kept[k]; k++)
+      if (!field_present(&cur, c->kept[k]))
+        fail_msg("%s dropped", c->kept[k]);
+    vs_domain_stats_clear(&prev);
+    vs_domain_stats_clear(&cur);
+  }
+}
+
+/* On captured records: a reading against itself drops nothing; fx-paused
+ * against fx-full (lower CPU and vCPU times, same disk names, other NIC
+ * names) drops exactly the lower counters. */
+static void test_drop_regressions_fixture(void **state) {
+  const fx_state_t *fx = *state;
+  vs_domain_stats_t full = {0}, again = {0}, paused = {0};
+  vs_fx_stats(&fx->set, "fx-full", &full);
+  vs_fx_stats(&fx->set, "fx-full", &again);
+  vs_fx_stats(&fx->set, "fx-paused", &paused);
+  assert_int_equal(vs_domain_stats_drop_regressions(&again, &full), 0);
+  assert_int_equal(again.cpu.have, full.cpu.have);
+  assert_int_equal(vs_domain_stats_drop_regressions(&paused, &full), 5);
+  assert_int_equal(paused.cpu.have, 0);
+  assert_int_equal(paused.vcpu[0].have, BIT(VS_VCPU_STATE) | BIT(VS_VCPU_WAIT));
+  assert_int_equal(paused.net[0].f.have, ALL_NET);
+  assert_int_equal(paused.block[0].f.have,
+                   ALL_BLOCK_COUNTERS | ALL_BLOCK_SIZES);
+  vs_domain_stats_clear(&full);
+  vs_domain_stats_clear(&again);
+  vs_domain_stats_clear(&paused);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_field_table_matches_fixture_text),
@@ -846,6 +1004,8 @@ int main(void) {
       cmocka_unit_test(test_group_names),
       cmocka_unit_test(test_device_append_and_nvcpu),
       cmocka_unit_test(test_cpu_percent),
+      cmocka_unit_test(test_drop_regressions),
+      cmocka_unit_test(test_drop_regressions_fixture),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,5 +1,6 @@
 /* plugin/common/vs_tparam.h: numeric values, indexed field names, name
  * tables. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,31 +48,31 @@ static void test_u64(void **state) {
 static const struct {
   const char *name, *prefix;
   unsigned max;
-  bool ok;
+  int rc; /* 1: split, 0: not of that shape, -ERANGE: index too large */
   unsigned idx;
   const char *rest;
 } split_cases[] = {
-    {"block.12.rd.reqs", "block.", 4096, true, 12, "rd.reqs"},
-    {"block.0.name", "block.", 4096, true, 0, "name"},
-    {"net.7.x", "net.", 8, true, 7, "x"},
-    {"net.8.x", "net.", 8, false, 0, NULL}, /* idx == max */
-    {"block.4095.a", "block.", 4096, true, 4095, "a"},
-    {"block.4096.a", "block.", 4096, false, 0, NULL},
-    {"block.99999999999999999999999.a", "block.", 4096, false, 0, NULL},
-    {"block.01.a", "block.", 4096, false, 0, NULL}, /* leading zero */
-    {"block.00.a", "block.", 4096, false, 0, NULL},
-    {"block.-1.a", "block.", 4096, false, 0, NULL},
-    {"block.+1.a", "block.", 4096, false, 0, NULL},
-    {"block. 1.a", "block.", 4096, false, 0, NULL},
-    {"block.1a.b", "block.", 4096, false, 0, NULL},
-    {"block.1", "block.", 4096, false, 0, NULL},  /* no rest */
-    {"block.1.", "block.", 4096, false, 0, NULL}, /* empty rest */
-    {"block..a", "block.", 4096, false, 0, NULL},
-    {"block.", "block.", 4096, false, 0, NULL},
-    {"net.1.a", "block.", 4096, false, 0, NULL}, /* other prefix */
-    {"blk.1.a", "block.", 4096, false, 0, NULL},
-    {"", "block.", 4096, false, 0, NULL},
-    {"vcpu.3.exits.sum", "vcpu.", 16384, true, 3, "exits.sum"},
+    {"block.12.rd.reqs", "block.", 4096, 1, 12, "rd.reqs"},
+    {"block.0.name", "block.", 4096, 1, 0, "name"},
+    {"net.7.x", "net.", 8, 1, 7, "x"},
+    {"net.8.x", "net.", 8, -ERANGE, 0, NULL}, /* idx == max */
+    {"block.4095.a", "block.", 4096, 1, 4095, "a"},
+    {"block.4096.a", "block.", 4096, -ERANGE, 0, NULL},
+    {"block.99999999999999999999999.a", "block.", 4096, -ERANGE, 0, NULL},
+    {"block.01.a", "block.", 4096, 0, 0, NULL}, /* leading zero */
+    {"block.00.a", "block.", 4096, 0, 0, NULL},
+    {"block.-1.a", "block.", 4096, 0, 0, NULL},
+    {"block.+1.a", "block.", 4096, 0, 0, NULL},
+    {"block. 1.a", "block.", 4096, 0, 0, NULL},
+    {"block.1a.b", "block.", 4096, 0, 0, NULL},
+    {"block.1", "block.", 4096, 0, 0, NULL},  /* no rest */
+    {"block.1.", "block.", 4096, 0, 0, NULL}, /* empty rest */
+    {"block..a", "block.", 4096, 0, 0, NULL},
+    {"block.", "block.", 4096, 0, 0, NULL},
+    {"net.1.a", "block.", 4096, 0, 0, NULL}, /* other prefix */
+    {"blk.1.a", "block.", 4096, 0, 0, NULL},
+    {"", "block.", 4096, 0, 0, NULL},
+    {"vcpu.3.exits.sum", "vcpu.", 16384, 1, 3, "exits.sum"},
 };
 
 static void test_split_index(void **state) {
@@ -79,10 +80,10 @@ static void test_split_index(void **state) {
     print_message("\"%s\"\n", split_cases[i].name);
     unsigned idx = 12345;
     const char *rest = NULL;
-    bool ok = vs_tparam_split_index(split_cases[i].name, split_cases[i].prefix,
-                                    split_cases[i].max, &idx, &rest);
-    assert_int_equal(ok, split_cases[i].ok);
-    if (ok) {
+    int rc = vs_tparam_split_index(split_cases[i].name, split_cases[i].prefix,
+                                   split_cases[i].max, &idx, &rest);
+    assert_int_equal(rc, split_cases[i].rc);
+    if (rc == 1) {
       assert_int_equal(idx, split_cases[i].idx);
       assert_string_equal(rest, split_cases[i].rest);
       /* rest points into name, no copy */
@@ -99,7 +100,7 @@ static void test_name_index(void **state) {
   assert_int_equal(vs_name_index(table, 4, "system"), 3);
   assert_int_equal(vs_name_index(table, 4, "wait"), -1);
   assert_int_equal(vs_name_index(table, 4, ""), -1);
-  assert_int_equal(vs_name_index(table, 4, "Time"), -1); /* exact */
+  assert_int_equal(vs_name_index(table, 4, "Time"), -1);   /* exact */
   assert_int_equal(vs_name_index(table, 3, "system"), -1); /* n respected */
   assert_int_equal(vs_name_index(table, 0, "time"), -1);
 }

@@ -128,8 +128,9 @@ static int parse_field_line(const where_t *w, char *line, vs_fx_record_t *r) {
   char *sp1 = strchr(line, ' ');
   char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
   if (!sp2)
-    return bad(w, "expected \"FIELD TYPE VALUE\", \"end\" or a comment, got "
-                  "\"%s\"",
+    return bad(w,
+               "expected \"FIELD TYPE VALUE\", \"end\" or a comment, got "
+               "\"%s\"",
                line);
   *sp1 = *sp2 = '\0';
   const char *field = line, *type = sp1 + 1, *value = sp2 + 1;

@@ -53,19 +53,33 @@ void vs_fx_stats(const vs_fx_set_t *set, const char *name,
 
 /* Inline typed parameters for cases the captured fixture lacks. */
 #define VS_TP_INT(f, v)                                                        \
-  { .field = f, .type = VIR_TYPED_PARAM_INT, .value = {.i = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_INT, .value = {.i = (v) }              \
+  }
 #define VS_TP_UINT(f, v)                                                       \
-  { .field = f, .type = VIR_TYPED_PARAM_UINT, .value = {.ui = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_UINT, .value = {.ui = (v) }            \
+  }
 #define VS_TP_LLONG(f, v)                                                      \
-  { .field = f, .type = VIR_TYPED_PARAM_LLONG, .value = {.l = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_LLONG, .value = {.l = (v) }            \
+  }
 #define VS_TP_ULL(f, v)                                                        \
-  { .field = f, .type = VIR_TYPED_PARAM_ULLONG, .value = {.ul = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_ULLONG, .value = {.ul = (v) }          \
+  }
 #define VS_TP_DOUBLE(f, v)                                                     \
-  { .field = f, .type = VIR_TYPED_PARAM_DOUBLE, .value = {.d = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_DOUBLE, .value = {.d = (v) }           \
+  }
 #define VS_TP_BOOL(f, v)                                                       \
-  { .field = f, .type = VIR_TYPED_PARAM_BOOLEAN, .value = {.b = (v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_BOOLEAN, .value = {.b = (v) }          \
+  }
 /* The parser only reads value.s; the cast drops const for the union. */
 #define VS_TP_STR(f, v)                                                        \
-  { .field = f, .type = VIR_TYPED_PARAM_STRING, .value = {.s = (char *)(v)} }
+  {                                                                            \
+    .field = f, .type = VIR_TYPED_PARAM_STRING, .value = {.s = (char *)(v) }   \
+  }
 
 #define VS_NELEM(a) (sizeof(a) / sizeof((a)[0]))
