@@ -64,21 +64,9 @@ static void dispatch_metric(void *ud, const vs_metric_t *m) {
     d->dispatched++;
 }
 
-static vs_metrics_opts_t metrics_opts(const vs_config_t *cfg) {
-  return (vs_metrics_opts_t){
-      .compat = cfg->compat,
-      .groups = cfg->groups,
-      .block_devs = &cfg->block_devs,
-      .if_devs = &cfg->if_devs,
-      .block_format = cfg->block_format,
-      .block_format_basename = cfg->block_format_basename,
-      .if_format = cfg->if_format,
-  };
-}
-
 static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
                                  cdtime_t now) {
-  vs_metrics_opts_t opts = metrics_opts(&inst->cfg);
+  vs_metrics_opts_t opts = vs_metrics_opts_from_config(&inst->cfg);
   value_list_t vl = VALUE_LIST_INIT;
   vl.time = now;
   sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),

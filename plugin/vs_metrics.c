@@ -78,6 +78,18 @@ static void emit_pair(emitter_t *e, const pair_spec_t *spec, const char *dev,
   }
 }
 
+vs_metrics_opts_t vs_metrics_opts_from_config(const vs_config_t *cfg) {
+  return (vs_metrics_opts_t){
+      .compat = cfg->compat,
+      .groups = cfg->groups,
+      .block_devs = &cfg->block_devs,
+      .if_devs = &cfg->if_devs,
+      .block_format = cfg->block_format,
+      .block_format_basename = cfg->block_format_basename,
+      .if_format = cfg->if_format,
+  };
+}
+
 const char *vs_metrics_plugin_name(vs_compat_t compat) {
   return compat == VS_COMPAT_VIRT ? "virt" : "virtscale";
 }

@@ -43,6 +43,9 @@ typedef struct {
   vs_if_format_t if_format;
 } vs_metrics_opts_t;
 
+/* The options of a configuration (borrows its filters). */
+vs_metrics_opts_t vs_metrics_opts_from_config(const vs_config_t *cfg);
+
 /* Derived figures that need history or host facts, computed by the core. */
 typedef struct {
   const char *domain_name; /* for "domain:device" filter matching */

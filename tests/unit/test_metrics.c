@@ -59,19 +59,6 @@ static void collect(void *ud, const vs_metric_t *m) {
   g->values[1] = m->values[1];
 }
 
-/* How the collectd glue turns the config into options. */
-static vs_metrics_opts_t opts_from(const vs_config_t *cfg) {
-  return (vs_metrics_opts_t){
-      .compat = cfg->compat,
-      .groups = cfg->groups,
-      .block_devs = &cfg->block_devs,
-      .if_devs = &cfg->if_devs,
-      .block_format = cfg->block_format,
-      .block_format_basename = cfg->block_format_basename,
-      .if_format = cfg->if_format,
-  };
-}
-
 #define S(x)                                                                   \
   { .type = VS_CONF_STRING, .string = (x) }
 #define B(x)                                                                   \
@@ -102,7 +89,7 @@ static sink_t *run_stats(const vs_domain_stats_t *st, const char *domain,
                          const vs_metrics_extra_t *extra_in) {
   vs_config_t cfg;
   config_from(&cfg, lines, nlines);
-  vs_metrics_opts_t opts = opts_from(&cfg);
+  vs_metrics_opts_t opts = vs_metrics_opts_from_config(&cfg);
   vs_metrics_extra_t extra = {.domain_name = domain};
   if (extra_in)
     extra = *extra_in;
@@ -617,7 +604,7 @@ static void test_filter_without_extra(void **state) {
   vs_config_t cfg;
   static const line_t lines[] = {{"BlockDevice", {S("vdb")}, 1}};
   config_from(&cfg, lines, 1);
-  vs_metrics_opts_t opts = opts_from(&cfg);
+  vs_metrics_opts_t opts = vs_metrics_opts_from_config(&cfg);
   sink_t *s = calloc(1, sizeof(*s));
   assert_non_null(s);
   vs_metrics_domain(&opts, &st, NULL, collect, s);
