@@ -13,7 +13,7 @@ PACKAGES=(
   collectd-core collectd-dev libcollectdclient-dev collectd-utils
   libcmocka-dev pkg-config cmake make gcc
   # rig, checks, benchmarks
-  python3 iproute2 clang-format shellcheck valgrind procps
+  python3 iproute2 clang-format shellcheck cppcheck valgrind procps
   cpio busybox-static gnuplot-nox
 )
 
