@@ -472,7 +472,8 @@ class VMs:
         Tries everything, then raises RigError listing what failed."""
         errors = []
         try:
-            listed = [n for n in virsh("list", "--all", "--name").split()
+            # One name per line: names may contain spaces.
+            listed = [n for n in virsh("list", "--all", "--name").splitlines()
                       if n.startswith(self.prefix)]
         except RigError as e:
             errors.append(str(e))
@@ -483,7 +484,7 @@ class VMs:
                 cp = virsh("destroy", name, check=False, timeout=90)
                 if cp.returncode != 0 and "not running" not in cp.stderr:
                     errors.append(f"destroy {name}: {cp.stderr.strip()}")
-                if name in virsh("list", "--all", "--name").split():
+                if name in virsh("list", "--all", "--name").splitlines():
                     virsh("undefine", name)
             except RigError as e:
                 errors.append(str(e))
@@ -738,6 +739,37 @@ class Collectd:
         if not self.socket:
             raise RigError("collectdctl needs unixsock=True")
         return run(["collectdctl", "-s", self.socket, *args], timeout=timeout).stdout
+
+    def unixsock(self, command, timeout=10):
+        """Send one command line to the unixsock plugin; return the reply lines.
+
+        The reply's first line is "<status> <message>"; a status N > 0 announces N more
+        lines, which are read too. (collectdctl goes through libcollectdclient, whose
+        identifier fields hold only 63 bytes; this talks to the socket directly.)"""
+        import socket
+        if not self.socket:
+            raise RigError("unixsock() needs unixsock=True")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
+            sk.settimeout(timeout)
+            sk.connect(self.socket)
+            sk.sendall(command.encode() + b"\n")
+            f = sk.makefile("rb")
+            first = f.readline().decode(errors="replace").rstrip("\n")
+            if not first:
+                raise RigError(f"unixsock: no reply to {command!r}")
+            lines = [first]
+            status = int(first.split(" ", 1)[0])
+            for _ in range(max(status, 0)):
+                lines.append(f.readline().decode(errors="replace").rstrip("\n"))
+            return lines
+
+    def getval(self, identifier):
+        """GETVAL through the unixsock plugin -> {ds name: float}; RigError on error."""
+        quoted = identifier.replace("\\", "\\\\").replace('"', '\\"')
+        lines = self.unixsock(f'GETVAL "{quoted}"')
+        if int(lines[0].split(" ", 1)[0]) < 0:
+            raise RigError(f"GETVAL {identifier!r}: {lines[0]}")
+        return {k: float(v) for k, v in (ln.split("=", 1) for ln in lines[1:])}
 
     # -- csv output -------------------------------------------------------------------------
 

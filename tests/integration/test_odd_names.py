@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Domains with hostile names reach a real collectd intact and safe.
+
+Two real VMs: one named with spaces, double and single quotes, a backslash and
+UTF-8; one with a 200-byte name (collectd's identifier fields hold 127 bytes). The
+first must appear with its name unchanged as the host field; the second cut at 118
+bytes plus "~" and 8 hex digits of a 32-bit FNV-1a hash of the whole name (the rule in
+plugin/common/vs_ident.h). Both get all their values, and GETVAL on collectd's unix
+socket reads them back with the identifier quoted."""
+import time
+
+from vstest import (Checks, expected_identifiers, plugin_dir, rig, tap_names,
+                    virtscale_block)
+
+
+def fnv1a32(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def safe_field(name):
+    """Python model of vs_ident_field() for names without '/' or control characters."""
+    raw = name.encode()
+    if len(raw) <= 127:
+        return name
+    cut = 127 - 9
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut].decode() + f"~{fnv1a32(raw):08x}"
+
+
+def main():
+    c = Checks("odd_names")
+    with rig.ensure_libvirtd(), rig.VMs(n=0, disks=1, nics=1) as vms:
+        odd = vms.prefix + 'odd name "q" \'s\' back\\slash ü 日本'
+        long_name = vms.prefix + "L" * (200 - len(vms.prefix))
+        vms.create_one(odd)
+        vms.create_one(long_name)
+        with rig.Collectd(plugin_dir(), virtscale_block('Connection "qemu:///system"'),
+                          interval=1) as cd:
+            cd.start()
+            time.sleep(3.5)
+            for name in (odd, long_name):
+                host = safe_field(name)
+                want = expected_identifiers(vms, host, disks=("vda",),
+                                            nics=tap_names(vms, name))
+                got = {i for i in cd.identifiers() if i.startswith(host + "/")}
+                c.check(want <= got, f"{host!r}: missing {sorted(want - got)}")
+                c.check(len(host.encode()) <= 127, f"{host!r} longer than 127 bytes")
+                rows = cd.csv_rows(f"{host}/virtscale/virt_cpu_total") \
+                    if f"{host}/virtscale/virt_cpu_total" in got else []
+                c.check(len(rows) >= 2, f"{host!r}: {len(rows)} cpu samples")
+                # Through the unixsock plugin, as a monitoring client would.
+                got_val = cd.getval(f"{host}/virtscale/memory-total")
+                # unixsock prints values with 7 significant digits
+                c.check(abs(got_val.get("value", 0) / (64 * 2**20) - 1) < 1e-6,
+                        f"GETVAL {host!r}: {got_val!r}")
+            cd.stop()
+            bad = [ln for ln in cd.log().splitlines()
+                   if "[error]" in ln or "[warning]" in ln]
+            c.check(not bad, f"collectd logged problems: {bad}")
+    c.done()
+
+
+if __name__ == "__main__":
+    main()
