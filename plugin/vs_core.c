@@ -135,20 +135,19 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
 
 void vs_core_untrack(vs_core_t *c, vs_sample_t *s) {
   vs_domain_sample_t *ds = &s->domains[--s->n];
-  ((vs_domain_entry_t *)ds->entry)->seen = c->generation - 1;
+  (ds->entry)->seen = c->generation - 1;
   vs_domain_stats_clear(&ds->st);
 }
 
-void vs_core_problem(vs_core_t *c, vs_sample_t *s, const vs_domain_sample_t *ds,
+void vs_core_problem(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
                      bool with_virt_error, const char *fmt, ...) {
   s->errors++;
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds->entry;
-  bool first = !e->had_problem;
-  e->had_problem = true;
   /* Only the first problem of a domain in a round is kept. */
-  for (size_t i = 0; i < s->nproblems; i++)
-    if (strcmp(s->problems[i].domain, e->name) == 0)
-      return;
+  if (ds->problem)
+    return;
+  ds->problem = true;
+  vs_domain_entry_t *e = ds->entry;
+  bool first = !e->had_problem;
   char msg[VS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
@@ -186,7 +185,7 @@ static void note_gone(void *ud, const char *name) {
 /* %CPU from the previous reading of the same domain (by UUID). The reading
  * time is when libvirt answered, so a slow round does not inflate it. */
 static void compute_percent(vs_core_t *c, vs_domain_sample_t *ds) {
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds->entry;
+  vs_domain_entry_t *e = ds->entry;
   const vs_domain_stats_t *st = &ds->st;
   if (st->have_vcpu_current)
     e->nvcpu_cached = st->vcpu_current;
@@ -211,7 +210,7 @@ static void compute_percent(vs_core_t *c, vs_domain_sample_t *ds) {
 
 void vs_core_need_nvcpu(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
                         virDomainPtr dom) {
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds->entry;
+  vs_domain_entry_t *e = ds->entry;
   if (!(c->cfg->groups & VS_GROUP_CPU) || (c->cfg->groups & VS_GROUP_VCPU) ||
       e->nvcpu_cached)
     return;
@@ -261,14 +260,9 @@ int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
 
   for (size_t i = 0; i < s->n; i++) {
     vs_domain_sample_t *ds = &s->domains[i];
-    s->regressions +=
-        (unsigned)vs_domain_stats_drop_regressions(&ds->st, &ds->entry->prev);
+    vs_domain_stats_drop_regressions(&ds->st, &ds->entry->prev);
     compute_percent(c, ds);
-    bool problem = false;
-    for (size_t j = 0; j < s->nproblems && !problem; j++)
-      problem = strcmp(s->problems[j].domain, s->domains[i].entry->name) == 0;
-    if (!problem)
-      ((vs_domain_entry_t *)s->domains[i].entry)->had_problem = false;
+    ds->entry->had_problem = ds->problem;
   }
   vs_domain_table_sweep(&c->table, c->generation, note_gone, s);
   s->duration_ns = vs_now_ns() - t0;
@@ -277,7 +271,7 @@ int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
 
 void vs_core_sample_done(vs_core_t *c, vs_sample_t *s) {
   for (size_t i = 0; i < s->n; i++) {
-    vs_domain_entry_t *e = (vs_domain_entry_t *)s->domains[i].entry;
+    vs_domain_entry_t *e = s->domains[i].entry;
     vs_domain_stats_clear(&e->prev);
     e->prev = s->domains[i].st; /* moved */
     e->prev_ns = s->domains[i].sampled_ns;

@@ -21,9 +21,11 @@ typedef struct vs_core vs_core_t;
 typedef struct {
   vs_domain_stats_t st;
   /* identity (name, host and plugin-instance fields); borrowed from the
-   * domain table, valid until the next vs_core_sample() */
-  const vs_domain_entry_t *entry;
+   * domain table (read-only outside the core), valid until the next
+   * vs_core_sample() */
+  vs_domain_entry_t *entry;
   uint64_t sampled_ns; /* monotonic time libvirt answered for the domain */
+  bool problem;        /* a vs_problem_t was recorded for it this round */
   bool have_cpu_percent;
   double cpu_percent; /* see vs_cpu_percent(); host-relative in compat mode */
 } vs_domain_sample_t;
@@ -44,7 +46,6 @@ typedef struct {
   size_t nproblems;
   unsigned calls;       /* libvirt API calls made (RPCs) */
   unsigned errors;      /* calls that failed */
-  unsigned regressions; /* counters left out because they went backwards */
   uint64_t duration_ns; /* wall time of the round */
   vs_stats_mode_t mode; /* VS_MODE_BULK or VS_MODE_PER_DOMAIN as used */
   bool connected;       /* a new connection was opened in this round */

@@ -39,7 +39,7 @@ void vs_core_need_nvcpu(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
 
 /* Record a per-domain problem; the message gets libvirt's last error on
  * this thread appended when with_virt_error is true. */
-void vs_core_problem(vs_core_t *c, vs_sample_t *s, const vs_domain_sample_t *ds,
+void vs_core_problem(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
                      bool with_virt_error, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

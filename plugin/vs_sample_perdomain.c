@@ -90,7 +90,7 @@ static bool call_ok(job_t *j, int rc, const char *what) {
 }
 
 static int load_devices(job_t *j) {
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
+  vs_domain_entry_t *e = ds_of(j)->entry;
   if (e->devices_known)
     return 0;
   char *xml = virDomainGetXMLDesc(j->dom, 0);
@@ -156,7 +156,7 @@ static void sample_balloon_vcpu(job_t *j) {
   virDomainInfo info;
   if (!call_ok(j, virDomainGetInfo(j->dom, &info), "virDomainGetInfo"))
     return;
-  ((vs_domain_entry_t *)ds_of(j)->entry)->nvcpu_cached = info.nrVirtCpu;
+  (ds_of(j)->entry)->nvcpu_cached = info.nrVirtCpu;
 
   if (cfg->groups & VS_GROUP_BALLOON) {
     st->groups |= VS_GROUP_BALLOON;
@@ -248,7 +248,7 @@ static bool block_counters(job_t *j, const char *dev, bool has_source,
 }
 
 static void sample_blocks(job_t *j) {
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
+  vs_domain_entry_t *e = ds_of(j)->entry;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->groups |= VS_GROUP_BLOCK;
   for (size_t i = 0; i < e->devices.ndisks; i++) {
@@ -273,7 +273,7 @@ static void sample_blocks(job_t *j) {
 }
 
 static void sample_nics(job_t *j) {
-  vs_domain_entry_t *e = (vs_domain_entry_t *)ds_of(j)->entry;
+  vs_domain_entry_t *e = ds_of(j)->entry;
   vs_domain_stats_t *st = &ds_of(j)->st;
   st->groups |= VS_GROUP_INTERFACE;
   for (size_t i = 0; i < e->devices.nnics; i++) {
@@ -308,8 +308,7 @@ static bool sample_domain(job_t *j) {
   if (groups & VS_GROUP_CPU)
     sample_cpu(j);
   if ((groups & (VS_GROUP_BALLOON | VS_GROUP_VCPU)) ||
-      ((groups & VS_GROUP_CPU) &&
-       ((vs_domain_entry_t *)ds_of(j)->entry)->nvcpu_cached == 0))
+      ((groups & VS_GROUP_CPU) && (ds_of(j)->entry)->nvcpu_cached == 0))
     sample_balloon_vcpu(j);
   if ((groups & (VS_GROUP_BLOCK | VS_GROUP_INTERFACE)) &&
       load_devices(j) == 0) {
