@@ -1,6 +1,7 @@
 #include "vs_config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ static const char *show(const vs_conf_value_t *v, char *buf, size_t len) {
     snprintf(buf, len, "\"%s\"", v->string);
     break;
   case VS_CONF_NUMBER:
-    snprintf(buf, len, "%g", v->number);
+    snprintf(buf, len, "%.10g", v->number);
     break;
   case VS_CONF_BOOLEAN:
     snprintf(buf, len, "%s", v->boolean ? "true" : "false");
@@ -301,6 +302,61 @@ static int set_compat(vs_config_t *cfg, const char *key,
   return r;
 }
 
+/* Numeric keys: where they go and their bounds. */
+static const struct {
+  const char *key;
+  size_t offset;
+  double min, max;
+  bool integer;
+} numbers[] = {
+    {"SampleTimeout", offsetof(vs_config_t, sample_timeout), 0.01, 3600, false},
+    {"MaxAbandonedWorkers", offsetof(vs_config_t, max_abandoned), 1, 64, true},
+    {"KeepAliveInterval", offsetof(vs_config_t, keepalive_interval), 0, 3600,
+     true},
+    {"KeepAliveCount", offsetof(vs_config_t, keepalive_count), 1, 100, true},
+    {"BlockInfoInterval", offsetof(vs_config_t, blockinfo_interval), 0.1, 86400,
+     false},
+    {"BlockInfoTimeout", offsetof(vs_config_t, blockinfo_timeout), 0.01, 3600,
+     false},
+    {"BlockThreshold", offsetof(vs_config_t, block_threshold), 1, 99.9, false},
+};
+#define N_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
+
+static int set_number(vs_config_t *cfg, const char *key,
+                      const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  char buf[160];
+  size_t i = 0;
+  while (i < N_NUMBERS - 1 && strcasecmp(numbers[i].key, key) != 0)
+    i++;
+  if (n != 1)
+    return vs_error_set(err, -EINVAL, "%s: expected one number, got %zu values",
+                        key, n);
+  if (v->type != VS_CONF_NUMBER)
+    return vs_error_set(err, -EINVAL,
+                        "%s: invalid value %s (expected a number, unquoted)",
+                        key, show(v, buf, sizeof(buf)));
+  double x = v->number;
+  if (!(x >= numbers[i].min && x <= numbers[i].max) ||
+      (numbers[i].integer && x != (double)(long long)x))
+    return vs_error_set(
+        err, -EINVAL, "%s: invalid value %.10g (expected %s from %g to %g)",
+        key, x, numbers[i].integer ? "a whole number" : "a number",
+        numbers[i].min, numbers[i].max);
+  *(double *)((char *)cfg + numbers[i].offset) = x;
+  return 0;
+}
+
+static int set_bool_field(vs_config_t *cfg, const char *key,
+                          const vs_conf_value_t *v, size_t n, vs_error_t *err) {
+  if (strcasecmp(key, "BlockInfo") == 0) {
+    int r = need_bool(key, v, n, &cfg->blockinfo, err);
+    if (r == 0)
+      cfg->blockinfo_set = true;
+    return r;
+  }
+  return need_bool(key, v, n, &cfg->state_notifications, err);
+}
+
 static int set_block_format(vs_config_t *cfg, const char *key,
                             const vs_conf_value_t *v, size_t n,
                             vs_error_t *err) {
@@ -350,6 +406,15 @@ static const struct {
     {"BlockDeviceFormat", set_block_format},
     {"BlockDeviceFormatBasename", set_block_basename},
     {"InterfaceFormat", set_if_format},
+    {"SampleTimeout", set_number},
+    {"MaxAbandonedWorkers", set_number},
+    {"KeepAliveInterval", set_number},
+    {"KeepAliveCount", set_number},
+    {"BlockInfo", set_bool_field},
+    {"BlockInfoInterval", set_number},
+    {"BlockInfoTimeout", set_number},
+    {"BlockThreshold", set_number},
+    {"StateNotifications", set_bool_field},
 };
 #define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
@@ -363,6 +428,11 @@ void vs_config_init(vs_config_t *cfg) {
   cfg->groups = VS_GROUPS_DEFAULT;
   cfg->host_format.parts[0] = VS_PART_NAME;
   cfg->host_format.n = 1;
+  cfg->max_abandoned = 4;
+  cfg->keepalive_interval = 5;
+  cfg->keepalive_count = 5;
+  cfg->blockinfo_timeout = 2;
+  cfg->state_notifications = true;
 }
 
 int vs_config_set(vs_config_t *cfg, const char *key,
@@ -388,6 +458,16 @@ int vs_config_finish(vs_config_t *cfg, vs_error_t *err) {
                         "HostnameFormat / PluginInstanceFormat: neither names "
                         "the domain (\"name\" or \"uuid\"), so every domain "
                         "would write to the same identifiers");
+  if (cfg->blockinfo_interval > 0 &&
+      cfg->blockinfo_timeout >= cfg->blockinfo_interval)
+    return vs_error_set(err, -EINVAL,
+                        "BlockInfoTimeout: %g must be below BlockInfoInterval "
+                        "(%g)",
+                        cfg->blockinfo_timeout, cfg->blockinfo_interval);
+  if (cfg->block_threshold > 0 && cfg->blockinfo_set && !cfg->blockinfo)
+    return vs_error_set(err, -EINVAL,
+                        "BlockThreshold: needs the block-info thread, which "
+                        "BlockInfo false turns off");
   if (cfg->block_format_basename && cfg->block_format != VS_BLOCK_FORMAT_SOURCE)
     return vs_error_set(err, -EINVAL,
                         "BlockDeviceFormatBasename: true needs "

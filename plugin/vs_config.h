@@ -62,6 +62,18 @@ typedef struct {
   vs_block_format_t block_format;
   bool block_format_basename; /* source format: only the file name */
   vs_if_format_t if_format;
+
+  /* never blocking (seconds; 0: the default noted) */
+  double sample_timeout;     /* 0: 3/4 of the read interval */
+  double max_abandoned;      /* workers left in stuck calls, per executor */
+  double keepalive_interval; /* 0: no keepalive */
+  double keepalive_count;
+  double blockinfo_interval; /* 0: the read interval when enabled */
+  double blockinfo_timeout;  /* per virDomainGetBlockInfo call */
+  bool blockinfo;            /* run the block-info thread (see BlockInfo) */
+  bool blockinfo_set;        /* BlockInfo was given explicitly */
+  double block_threshold;    /* percent of capacity; 0: off */
+  bool state_notifications;  /* lifecycle events as notifications */
 } vs_config_t;
 
 typedef enum {

@@ -7,35 +7,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vs_eventloop.h"
 #include "common/vs_time.h"
 #include "common/vs_virt.h"
 #include "vs_core_internal.h"
 #include "vs_identity.h"
 
-int vs_core_new(const vs_config_t *cfg, const char *hostname, vs_core_t **ret,
-                vs_error_t *err) {
-  int r = vs_virt_init(err);
+/* How long shutdown waits for workers that are not stuck. */
+#define SHUTDOWN_WAIT_NS (2 * VS_NS_PER_SEC)
+
+static void on_conn_closed(void *ud, int reason);
+
+int vs_core_new(const vs_config_t *cfg, const char *hostname,
+                uint64_t interval_ns, const vs_core_sink_t *sink,
+                vs_core_t **ret, vs_error_t *err) {
+  int r = vs_eventloop_ref(err);
   if (r < 0)
     return r;
   vs_core_t *c = calloc(1, sizeof(*c));
-  if (!c)
-    return vs_error_set(err, -ENOMEM, "out of memory");
-  c->cfg = cfg;
-  c->hostname = strdup(hostname ? hostname : "");
-  if (!c->hostname) {
-    free(c);
+  if (!c) {
+    vs_eventloop_unref();
     return vs_error_set(err, -ENOMEM, "out of memory");
   }
+  c->cfg = cfg;
+  c->sink = *sink;
+  c->interval_ns = interval_ns;
   c->mode = cfg->mode;
+  c->hostname = strdup(hostname ? hostname : "");
+  c->open_token = vs_token_new();
+  c->probe_token = vs_token_new();
+  vs_executor_opts_t eo = {.name = "vs-sample",
+                           .max_workers = 2,
+                           .max_abandoned = (unsigned)cfg->max_abandoned};
+  if (!c->hostname || !c->open_token || !c->probe_token ||
+      (r = vs_executor_new(&eo, &c->ex, err)) < 0) {
+    vs_core_free(c);
+    return r < 0 ? r : vs_error_set(err, -ENOMEM, "out of memory");
+  }
   *ret = c;
   return 0;
 }
 
-static void disconnect(vs_core_t *c) {
-  vs_virt_conn_close(c->conn);
+static void drop_connection(vs_core_t *c, uint64_t deadline_ns) {
+  vs_conn_close(c->conn, c->ex, deadline_ns);
   c->conn = NULL;
-  free(c->uri);
-  c->uri = NULL;
   /* The driver behind the URI may differ after a reconnect. */
   c->mode = c->cfg->mode;
   c->no_block_stats_flags = false;
@@ -44,37 +59,116 @@ static void disconnect(vs_core_t *c) {
 void vs_core_free(vs_core_t *c) {
   if (!c)
     return;
-  disconnect(c);
+  vs_blockinfo_stop(c->blockinfo);
+  if (c->conn)
+    drop_connection(c, vs_now_ns() + SHUTDOWN_WAIT_NS);
+  vs_executor_free(c->ex, SHUTDOWN_WAIT_NS);
   vs_domain_table_clear(&c->table);
+  vs_token_unref(c->open_token);
+  vs_token_unref(c->probe_token);
   free(c->hostname);
   free(c);
+  vs_eventloop_unref();
 }
 
-const char *vs_core_uri(const vs_core_t *c) { return c->uri; }
+const char *vs_core_uri(const vs_core_t *c) {
+  return c->conn ? vs_conn_uri(c->conn) : NULL;
+}
 
-static int connect_once(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
-  c->conn = vs_virt_open(c->cfg->uri, true, err);
+bool vs_core_code_is_unsupported(int code) {
+  return code == VIR_ERR_NO_SUPPORT || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
+         code == VIR_ERR_OPERATION_UNSUPPORTED;
+}
+
+uint64_t vs_core_unresponsive_after(const vs_core_t *c, uint64_t budget_ns) {
+  /* A healthy monitor answers in milliseconds; half the round's budget is
+   * far beyond that and still reports a frozen QEMU in the round it froze. */
+  return budget_ns / 2;
+}
+
+/* --- connection ----------------------------------------------------------- */
+
+static const char *close_reason(int reason) {
+  switch (reason) {
+  case VIR_CONNECT_CLOSE_REASON_ERROR:
+    return "I/O error";
+  case VIR_CONNECT_CLOSE_REASON_EOF:
+    return "libvirtd closed it";
+  case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+    return "keepalive timeout: libvirtd does not answer";
+  default:
+    return "closed by the client";
+  }
+}
+
+static void note(const vs_core_t *c, vs_severity_t sev, const char *host,
+                 const char *pinst, const char *type, const char *ti,
+                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void note(const vs_core_t *c, vs_severity_t sev, const char *host,
+                 const char *pinst, const char *type, const char *ti,
+                 const char *fmt, ...) {
+  vs_note_t n = {.severity = sev,
+                 .host = host,
+                 .plugin_instance = pinst ? pinst : "",
+                 .type = type,
+                 .type_instance = ti};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(n.message, sizeof(n.message), fmt, ap);
+  va_end(ap);
+  c->sink.notify(c->sink.ud, &n);
+}
+
+/* Event loop thread: only immutable fields of c are read. */
+static void on_conn_closed(void *ud, int reason) {
+  const vs_core_t *c = ud;
+  note(c, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
+       "connection to %s lost (%s)", c->cfg->uri ? c->cfg->uri : "libvirt",
+       close_reason(reason));
+}
+
+static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
+                            vs_error_t *err) {
+  if (c->conn && vs_conn_is_closed(c->conn)) {
+    drop_connection(c, deadline_ns);
+    c->conn_lost = true;
+  }
+  if (c->conn)
+    return 0;
+  if (vs_token_busy(c->open_token))
+    return vs_error_set(err, -ETIMEDOUT,
+                        "still waiting for libvirtd to answer a connection");
+  vs_conn_opts_t o = {
+      .uri = c->cfg->uri,
+      .read_only = true,
+      .keepalive_interval = (int)c->cfg->keepalive_interval,
+      .keepalive_count = (unsigned)c->cfg->keepalive_count,
+      .ev = {.ud = c,
+             .closed = on_conn_closed,
+             .lifecycle =
+                 c->cfg->state_notifications ? vs_lifecycle_event : NULL},
+  };
   s->calls++;
-  if (!c->conn) {
+  vs_token_set(c->open_token, true);
+  int r = vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns,
+                       &c->conn, err);
+  if (r < 0) {
     s->errors++;
-    return err ? err->code : -ECONNREFUSED;
+    return r;
   }
   s->connected = true;
-  char *uri = virConnectGetURI(c->conn);
-  s->calls++;
-  c->uri = uri ? uri : strdup(c->cfg->uri ? c->cfg->uri : "");
-  virNodeInfo ni;
-  s->calls++;
-  c->host_cpus = virNodeGetInfo(c->conn, &ni) == 0 ? ni.cpus : 0;
+  if (c->conn_lost) {
+    c->conn_lost = false;
+    c->reconnects++;
+    note(c, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
+         "connection to %s restored", vs_conn_uri(c->conn));
+  }
   return 0;
 }
 
-bool vs_core_error_is_unsupported(void) {
-  virErrorPtr e = virGetLastError();
-  return e && (e->code == VIR_ERR_NO_SUPPORT ||
-               e->code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
-               e->code == VIR_ERR_OPERATION_UNSUPPORTED);
-}
+/* --- domains in a round -----------------------------------------------------
+ */
 
 static int grow_samples(vs_sample_t *s) {
   if (s->n < s->cap)
@@ -96,6 +190,10 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
   unsigned char uuid[VIR_UUID_BUFLEN];
   if (!name || virDomainGetUUID(dom, uuid) < 0)
     return NULL;
+  /* Tracked already in this round (careful mode lists, then samples). */
+  vs_domain_entry_t *known = vs_domain_table_find(&c->table, uuid);
+  if (known && known->seen == c->generation)
+    return &s->domains[known->round_idx];
   const char *names[] = {name};
   if (!vs_filter_selects(&c->cfg->domains, names, 1))
     return NULL;
@@ -126,6 +224,7 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
                       c->hostname, e->plugin_instance);
   }
   e->seen = c->generation;
+  e->round_idx = s->n;
 
   vs_domain_sample_t *ds = &s->domains[s->n++];
   memset(ds, 0, sizeof(*ds));
@@ -135,41 +234,46 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
 
 void vs_core_untrack(vs_core_t *c, vs_sample_t *s) {
   vs_domain_sample_t *ds = &s->domains[--s->n];
-  (ds->entry)->seen = c->generation - 1;
+  ds->entry->seen = c->generation - 1;
   vs_domain_stats_clear(&ds->st);
 }
 
-void vs_core_problem(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
-                     bool with_virt_error, const char *fmt, ...) {
+void vs_core_problem(vs_sample_t *s, vs_domain_sample_t *ds, const char *msg) {
   s->errors++;
   /* Only the first problem of a domain in a round is kept. */
   if (ds->problem)
     return;
   ds->problem = true;
-  vs_domain_entry_t *e = ds->entry;
-  bool first = !e->had_problem;
-  char msg[VS_ERROR_MSG_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  if (with_virt_error) {
-    size_t len = strlen(msg);
-    snprintf(msg + len, sizeof(msg) - len, ": %s", virGetLastErrorMessage());
-  }
   vs_problem_t *p = realloc(s->problems, (s->nproblems + 1) * sizeof(*p));
   if (!p)
     return;
   s->problems = p;
-  p[s->nproblems].domain = strdup(e->name);
+  p[s->nproblems].domain = strdup(ds->entry->name);
   p[s->nproblems].message = strdup(msg);
-  p[s->nproblems].first = first;
+  p[s->nproblems].first = !ds->entry->had_problem;
   if (!p[s->nproblems].domain || !p[s->nproblems].message) {
     free(p[s->nproblems].domain);
     free(p[s->nproblems].message);
     return;
   }
   s->nproblems++;
+}
+
+void vs_core_unresponsive(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
+                          const char *why) {
+  if (ds->unresponsive)
+    return;
+  ds->unresponsive = true;
+  vs_domain_stats_clear(&ds->st);
+  s->unresponsive++;
+  vs_domain_entry_t *e = ds->entry;
+  if (e->unresponsive)
+    return;
+  e->unresponsive = true;
+  note(c, VS_NOTE_FAILURE, e->host, e->plugin_instance, "gauge", "unresponsive",
+       "domain %s does not answer (%s); its values are "
+       "withheld until it does",
+       e->name, why);
 }
 
 static void note_gone(void *ud, const char *name) {
@@ -200,78 +304,107 @@ static void compute_percent(vs_core_t *c, vs_domain_sample_t *ds) {
   /* Compatibility: the bundled plugin reports a share of the whole host, so
    * thresholds written for it keep their meaning. */
   if (c->cfg->compat == VS_COMPAT_VIRT) {
-    if (c->host_cpus == 0)
+    unsigned host_cpus = c->conn ? vs_conn_host_cpus(c->conn) : 0;
+    if (host_cpus == 0)
       return;
-    pct = pct * nvcpu / c->host_cpus;
+    pct = pct * nvcpu / host_cpus;
   }
   ds->have_cpu_percent = true;
   ds->cpu_percent = pct;
 }
 
-void vs_core_need_nvcpu(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
-                        virDomainPtr dom) {
-  vs_domain_entry_t *e = ds->entry;
-  if (!(c->cfg->groups & VS_GROUP_CPU) || (c->cfg->groups & VS_GROUP_VCPU) ||
-      e->nvcpu_cached)
-    return;
-  virDomainInfo info;
-  s->calls++;
-  if (virDomainGetInfo(dom, &info) == 0)
-    e->nvcpu_cached = info.nrVirtCpu;
-  else
-    s->errors++;
-}
-
-int vs_core_sample(vs_core_t *c, vs_sample_t *s, vs_error_t *err) {
-  uint64_t t0 = vs_now_ns();
-  c->generation++;
-
-  if (!c->conn) {
-    int r = connect_once(c, s, err);
-    if (r < 0) {
-      s->duration_ns = vs_now_ns() - t0;
-      return r;
-    }
-  }
-
-  int r;
-  if (c->mode == VS_MODE_AUTO) {
-    r = vs_sample_bulk(c, s, true, err);
-    if (r == -ENOTSUP) {
-      c->mode = VS_MODE_PER_DOMAIN;
-      r = vs_sample_perdomain(c, s, err);
-    } else if (r == 0) {
-      c->mode = VS_MODE_BULK;
-    }
-  } else if (c->mode == VS_MODE_BULK) {
-    r = vs_sample_bulk(c, s, false, err);
-  } else {
-    r = vs_sample_perdomain(c, s, err);
-  }
-  s->mode = c->mode == VS_MODE_AUTO ? VS_MODE_BULK : c->mode;
-
-  if (r < 0) {
-    /* A dead connection is reopened on the next round. */
-    if (virConnectIsAlive(c->conn) != 1)
-      disconnect(c);
-    s->duration_ns = vs_now_ns() - t0;
-    return r;
-  }
-
+/* After the samplers: derived values, recoveries, problems, gone domains. */
+static void finish_round(vs_core_t *c, vs_sample_t *s) {
   for (size_t i = 0; i < s->n; i++) {
     vs_domain_sample_t *ds = &s->domains[i];
-    vs_domain_stats_drop_regressions(&ds->st, &ds->entry->prev);
-    compute_percent(c, ds);
-    ds->entry->had_problem = ds->problem;
+    vs_domain_entry_t *e = ds->entry;
+    if (!ds->unresponsive) {
+      vs_domain_stats_drop_regressions(&ds->st, &e->prev);
+      compute_percent(c, ds);
+      if (e->unresponsive) {
+        e->unresponsive = false;
+        note(c, VS_NOTE_OKAY, e->host, e->plugin_instance, "gauge",
+             "unresponsive", "domain %s answers again", e->name);
+      }
+    }
+    e->had_problem = ds->problem;
   }
   vs_domain_table_sweep(&c->table, c->generation, note_gone, s);
+}
+
+static void self_metrics(const vs_core_t *c, vs_sample_t *s) {
+  vs_executor_stats_t st;
+  vs_executor_stats(c->ex, &st);
+  s->abandoned_now = st.abandoned;
+  s->abandoned_total = st.abandoned_total;
+  s->reconnects_total = c->reconnects;
+  if (c->blockinfo) {
+    vs_blockinfo_counters_t bc;
+    vs_blockinfo_counters(c->blockinfo, &bc);
+    s->abandoned_now += bc.abandoned_now;
+    s->abandoned_total += bc.abandoned_total;
+    s->blockinfo_timeouts_total = bc.timeouts_total;
+  }
+}
+
+int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
+                   vs_error_t *err) {
+  uint64_t t0 = vs_now_ns();
+  uint64_t budget = deadline_ns > t0 ? deadline_ns - t0 : 0;
+  c->generation++;
+
+  /* Connecting gets half the budget: a refused connection fails at once, a
+   * frozen libvirtd must leave time to report it. */
+  int r = ensure_connected(c, s, t0 + budget / 2, err);
+  if (r == 0) {
+    if (c->mode == VS_MODE_AUTO) {
+      r = vs_sample_bulk(c, s, true, deadline_ns, err);
+      if (r == -ENOTSUP) {
+        c->mode = VS_MODE_PER_DOMAIN;
+        r = vs_sample_perdomain(c, s, deadline_ns, err);
+      } else if (r == 0) {
+        c->mode = VS_MODE_BULK;
+      }
+    } else if (c->mode == VS_MODE_BULK) {
+      r = vs_sample_bulk(c, s, false, deadline_ns, err);
+    } else {
+      r = vs_sample_perdomain(c, s, deadline_ns, err);
+    }
+    s->mode = c->mode == VS_MODE_AUTO ? VS_MODE_BULK : c->mode;
+    /* The block-info thread starts once the mode is known (per-domain
+     * sampling hands it the blocking virDomainGetBlockInfo). */
+    if (r == 0 && !c->blockinfo && !c->blockinfo_failed &&
+        vs_blockinfo_wanted(c->cfg, s->mode)) {
+      vs_error_t berr = {0};
+      if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink,
+                             &c->blockinfo, &berr) < 0) {
+        c->blockinfo_failed = true;
+        note(c, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
+             "block-info thread not started: %s", berr.msg);
+      }
+    }
+    if (r == -ETIMEDOUT || r == -EBUSY) {
+      /* libvirtd itself does not answer: keepalive will close the
+       * connection; nothing is sampled meanwhile. */
+      s->stalled = true;
+      r = 0;
+    }
+  }
+  /* A stalled round saw no domain: nothing is gone, nothing recovered. */
+  if (r == 0 && !s->stalled)
+    finish_round(c, s);
+  self_metrics(c, s);
   s->duration_ns = vs_now_ns() - t0;
-  return 0;
+  return r;
 }
 
 void vs_core_sample_done(vs_core_t *c, vs_sample_t *s) {
   for (size_t i = 0; i < s->n; i++) {
     vs_domain_entry_t *e = s->domains[i].entry;
+    /* An unresponsive domain, or one whose call ran out of time, keeps its
+     * last real reading as the reference. */
+    if (s->domains[i].unresponsive || s->domains[i].st.groups == 0)
+      continue;
     vs_domain_stats_clear(&e->prev);
     e->prev = s->domains[i].st; /* moved */
     e->prev_ns = s->domains[i].sampled_ns;

@@ -13,6 +13,7 @@ static void entry_free(vs_domain_entry_t *e) {
     return;
   vs_domain_entry_forget_devices(e);
   vs_domain_stats_clear(&e->prev);
+  vs_token_unref(e->outstanding);
   free(e->name);
   free(e);
 }

@@ -15,6 +15,7 @@
 #include "common/vs_ident.h"
 #include "vs_domxml.h"
 #include "vs_stats.h"
+#include "vs_token.h"
 
 typedef struct {
   unsigned char uuid[VIR_UUID_BUFLEN];
@@ -37,7 +38,11 @@ typedef struct {
   vs_domain_stats_t prev;
   uint64_t prev_ns;
 
+  bool unresponsive;       /* its QEMU did not answer (notified) */
+  vs_token_t *outstanding; /* per-domain mode: a call on it is out */
+
   uint64_t seen;    /* sample generation that last saw the domain */
+  size_t round_idx; /* its index in the round's samples, when seen */
   bool had_problem; /* the previous sample reported a problem for it */
 } vs_domain_entry_t;
 

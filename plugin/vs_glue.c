@@ -8,6 +8,7 @@
 #include "collectd/liboconfig/oconfig.h"
 
 #include "common/vs_ident.h"
+#include "common/vs_time.h"
 #include "vs_config.h"
 #include "vs_core.h"
 #include "vs_metrics.h"
@@ -19,9 +20,10 @@
  * only thread that touches it, so it needs no lock. */
 typedef struct {
   char name[DATA_MAX_NAME_LEN]; /* read callback name */
-  vs_config_t cfg;
+  vs_config_t cfg;              /* immutable once registered */
   vs_core_t *core; /* created on the first read, when hostname_g is final */
   c_complain_t conn_complaint;
+  c_complain_t stall_complaint;
   bool logged_mode;
 } instance_t;
 
@@ -78,6 +80,8 @@ static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
     sstrncpy(vl.plugin_instance, ds->entry->plugin_instance,
              sizeof(vl.plugin_instance));
     vs_metrics_extra_t x = {.domain_name = ds->entry->name,
+                            .have_unresponsive = true,
+                            .unresponsive = ds->unresponsive,
                             .have_cpu_percent = ds->have_cpu_percent,
                             .cpu_percent = ds->cpu_percent};
     vs_metrics_domain(&opts, &ds->st, &x, dispatch_metric, &d);
@@ -90,13 +94,20 @@ static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
                           cdtime_t now) {
   struct {
     const char *type, *type_instance;
-    gauge_t value;
+    bool derive;
+    double value;
   } self[] = {
-      {"duration", "sample",
+      {"duration", "sample", false,
        CDTIME_T_TO_DOUBLE(NS_TO_CDTIME_T(s->duration_ns))},
-      {"count", "domains", (gauge_t)s->n},
-      {"count", "libvirt_calls", (gauge_t)s->calls},
-      {"count", "errors", (gauge_t)s->errors},
+      {"count", "domains", false, (double)s->n},
+      {"count", "libvirt_calls", false, (double)s->calls},
+      {"count", "errors", false, (double)s->errors},
+      {"count", "unresponsive_domains", false, (double)s->unresponsive},
+      {"count", "abandoned_workers", false, (double)s->abandoned_now},
+      {"total_operations", "abandoned_calls", true, (double)s->abandoned_total},
+      {"total_operations", "reconnects", true, (double)s->reconnects_total},
+      {"total_operations", "blockinfo_timeouts", true,
+       (double)s->blockinfo_timeouts_total},
   };
   value_list_t vl = VALUE_LIST_INIT;
   value_t v;
@@ -105,11 +116,44 @@ static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
   vl.time = now;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
   for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
-    v.gauge = self[i].value;
+    if (self[i].derive)
+      v.derive = (derive_t)self[i].value;
+    else
+      v.gauge = self[i].value;
     sstrncpy(vl.type, self[i].type, sizeof(vl.type));
     sstrncpy(vl.type_instance, self[i].type_instance, sizeof(vl.type_instance));
     plugin_dispatch_values(&vl);
   }
+}
+
+/* --- the core's asynchronous output (any thread) ----------------------- */
+
+static void sink_notify(void *ud, const vs_note_t *n) {
+  const instance_t *inst = ud; /* only its immutable cfg is read */
+  notification_t notif = {.severity = (int)n->severity, .time = cdtime()};
+  sstrncpy(notif.host, n->host ? n->host : hostname_g, sizeof(notif.host));
+  sstrncpy(notif.plugin,
+           n->host ? vs_metrics_plugin_name(inst->cfg.compat) : PLUGIN_NAME,
+           sizeof(notif.plugin));
+  sstrncpy(notif.plugin_instance, n->plugin_instance ? n->plugin_instance : "",
+           sizeof(notif.plugin_instance));
+  sstrncpy(notif.type, n->type, sizeof(notif.type));
+  sstrncpy(notif.type_instance, n->type_instance ? n->type_instance : "",
+           sizeof(notif.type_instance));
+  sstrncpy(notif.message, n->message, sizeof(notif.message));
+  plugin_dispatch_notification(&notif);
+}
+
+static void sink_value(void *ud, const char *host, const char *plugin_instance,
+                       const vs_metric_t *m) {
+  const instance_t *inst = ud;
+  value_list_t vl = VALUE_LIST_INIT;
+  sstrncpy(vl.host, host, sizeof(vl.host));
+  sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
+           sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
+  dispatch_ctx_t d = {.vl = &vl};
+  dispatch_metric(&d, m);
 }
 
 static const char *mode_name(vs_stats_mode_t m) {
@@ -140,30 +184,47 @@ static void log_round(instance_t *inst, const vs_sample_t *s) {
 static int instance_read(user_data_t *ud) {
   instance_t *inst = ud->data;
   vs_error_t err = {0};
-  if (!inst->core &&
-      vs_core_new(&inst->cfg, hostname_g, &inst->core, &err) < 0) {
-    ERROR(PLUGIN_NAME " plugin: %s", err.msg);
-    return -1;
+  cdtime_t interval = plugin_get_interval();
+  if (!inst->core) {
+    vs_core_sink_t sink = {
+        .ud = inst, .notify = sink_notify, .value = sink_value};
+    if (vs_core_new(&inst->cfg, hostname_g, CDTIME_T_TO_NS(interval), &sink,
+                    &inst->core, &err) < 0) {
+      ERROR(PLUGIN_NAME " plugin: %s", err.msg);
+      return -1;
+    }
   }
 
+  /* Wait for libvirt at most SampleTimeout (default: 3/4 of the interval,
+   * leaving the rest for dispatching). */
+  uint64_t budget = inst->cfg.sample_timeout > 0
+                        ? (uint64_t)(inst->cfg.sample_timeout * 1e9)
+                        : CDTIME_T_TO_NS(interval) / 4 * 3;
   vs_sample_t s = {0};
-  int r = vs_core_sample(inst->core, &s, &err);
+  int r = vs_core_sample(inst->core, vs_now_ns() + budget, &s, &err);
   cdtime_t now = cdtime();
   if (r < 0) {
     c_complain(LOG_ERR, &inst->conn_complaint,
-               PLUGIN_NAME " plugin: nothing sampled: %s", err.msg);
-    dispatch_self(inst, &s, now);
-    vs_sample_clear(&s);
-    /* Nothing at all could be sampled: let collectd know. */
-    return -1;
+               PLUGIN_NAME " plugin: not connected: %s", err.msg);
+  } else {
+    if (inst->conn_complaint.interval != 0)
+      c_release(LOG_INFO, &inst->conn_complaint,
+                PLUGIN_NAME " plugin: connected again");
+    if (s.stalled)
+      c_complain(LOG_WARNING, &inst->stall_complaint,
+                 PLUGIN_NAME " plugin: libvirtd does not answer: %s; nothing "
+                             "sampled",
+                 err.msg);
+    else if (inst->stall_complaint.interval != 0)
+      c_release(LOG_INFO, &inst->stall_complaint,
+                PLUGIN_NAME " plugin: libvirtd answers again");
+    log_round(inst, &s);
+    dispatch_domains(inst, &s, now);
   }
-  if (inst->conn_complaint.interval != 0)
-    c_release(LOG_INFO, &inst->conn_complaint,
-              PLUGIN_NAME " plugin: sampling works again");
-  log_round(inst, &s);
-  dispatch_domains(inst, &s, now);
   dispatch_self(inst, &s, now);
   vs_core_sample_done(inst->core, &s);
+  /* Never an error for collectd: its back-off would keep data away long
+   * after libvirtd is back; the core reconnects on its own schedule. */
   return 0;
 }
 
@@ -211,6 +272,7 @@ static int register_instance(instance_t *inst) {
            inst->cfg.uri ? inst->cfg.uri : "default");
   c_complain_t init = C_COMPLAIN_INIT_STATIC;
   inst->conn_complaint = init;
+  inst->stall_complaint = init;
   return plugin_register_complex_read(
       /* group = */ NULL, inst->name, instance_read, /* interval = */ 0,
       &(user_data_t){.data = inst, .free_func = instance_free});

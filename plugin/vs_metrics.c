@@ -94,6 +94,13 @@ const char *vs_metrics_plugin_name(vs_compat_t compat) {
   return compat == VS_COMPAT_VIRT ? "virt" : "virtscale";
 }
 
+/* 1 while the domain's QEMU does not answer (its other values are withheld),
+ * 0 otherwise: a threshold on it alerts on stuck domains. */
+static void unresponsive_metric(emitter_t *e) {
+  if (e->x && e->x->have_unresponsive)
+    emit1(e, "gauge", "unresponsive", gauge(e->x->unresponsive ? 1 : 0));
+}
+
 static void state_metrics(emitter_t *e, const vs_domain_stats_t *st) {
   if (!(e->o->groups & VS_GROUP_STATE) || !st->have_state)
     return;
@@ -298,6 +305,17 @@ static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
       emit1(e, "disk_capacity", dev, gauge((double)f->v[VS_BLK_CAPACITY]));
     if (vs_fields_has(f, VS_BLK_PHYSICAL))
       emit1(e, "disk_physical", dev, gauge((double)f->v[VS_BLK_PHYSICAL]));
+    /* How full the disk is, for thresholds that do not know its size. */
+    if (vs_fields_has(f, VS_BLK_ALLOCATION) &&
+        vs_fields_has(f, VS_BLK_CAPACITY) && f->v[VS_BLK_CAPACITY] > 0) {
+      snprintf(tmp, sizeof(tmp), "disk_allocation-%s", dev);
+      vs_ident_field(ti, sizeof(ti), tmp);
+      /* qcow2 metadata can put the highest written offset past the
+       * virtual size: the type's range ends at 100. */
+      double pct = 100.0 * (double)f->v[VS_BLK_ALLOCATION] /
+                   (double)f->v[VS_BLK_CAPACITY];
+      emit1(e, "percent", ti, gauge(pct > 100.0 ? 100.0 : pct));
+    }
   }
 }
 
@@ -335,6 +353,7 @@ size_t vs_metrics_domain(const vs_metrics_opts_t *opts,
                          const vs_metrics_extra_t *extra, vs_metric_cb cb,
                          void *ud) {
   emitter_t e = {.o = opts, .x = extra, .cb = cb, .ud = ud};
+  unresponsive_metric(&e);
   state_metrics(&e, st);
   cpu_metrics(&e, st);
   vcpu_metrics(&e, st);

@@ -49,6 +49,8 @@ vs_metrics_opts_t vs_metrics_opts_from_config(const vs_config_t *cfg);
 /* Derived figures that need history or host facts, computed by the core. */
 typedef struct {
   const char *domain_name; /* for "domain:device" filter matching */
+  bool have_unresponsive;  /* emit gauge-unresponsive (read path only) */
+  bool unresponsive;
   bool have_cpu_percent;
   double cpu_percent; /* see vs_cpu_percent(); already scaled for compat */
 } vs_metrics_extra_t;

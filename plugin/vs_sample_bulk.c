@@ -1,62 +1,367 @@
 /* virtscale - bulk sampling: one virConnectGetAllDomainStats call answers
- * for every running domain. */
+ * for every running domain. When that call does not answer in time (a QEMU
+ * froze under it), the round goes on carefully: list the domains and ask
+ * each for its monitor state with the job-free virDomainGetControlInfo, then
+ * virDomainListGetStats for the responsive ones only. */
 #include <errno.h>
 #include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/vs_time.h"
 #include "vs_core_internal.h"
+#include "vs_probe.h"
 
-int vs_sample_bulk(vs_core_t *c, vs_sample_t *s, bool probe, vs_error_t *err) {
-  /* The state group is always asked for (it is the cheapest): a domain that
-   * stopped while the call ran comes back shut off, with counters from
-   * another source (QEMU's exit accounting), and must not be reported. */
-  unsigned stats = vs_groups_to_virt(c->cfg->groups | VS_GROUP_STATE);
-  /* NOWAIT: a domain whose job lock is held (a migration, a stuck monitor)
-   * answers with its job-free fields instead of making the call wait. */
-  unsigned flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-                   VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-  /* Probing: drivers that cannot produce a group (test:///) return empty
-   * records unless told to enforce, and then fail. */
-  if (probe)
-    flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS;
+/* --- the stats call, as a job ------------------------------------------- */
 
-  virDomainStatsRecordPtr *recs = NULL;
-  s->calls++;
-  int n = virConnectGetAllDomainStats(c->conn, stats, &recs, flags);
-  uint64_t answered = vs_now_ns();
-  if (n < 0) {
-    s->errors++;
-    if (probe && vs_core_error_is_unsupported())
-      return vs_error_set_virt(err, -ENOTSUP,
-                               "bulk statistics not supported by the driver");
-    return vs_error_set_virt(err, -EIO, "virConnectGetAllDomainStats failed");
+typedef struct {
+  vs_conn_t *conn; /* reference */
+  unsigned stats, flags;
+  virDomainPtr *doms; /* NULL-terminated, owned: ListGetStats; NULL: all */
+  unsigned char (*known)[VIR_UUID_BUFLEN]; /* sorted: vCPU count known */
+  size_t nknown;
+  bool want_nvcpu;
+  /* results */
+  virDomainStatsRecordPtr *recs;
+  int n;
+  unsigned *nvcpu; /* per record, 0: not fetched */
+  unsigned calls, errors;
+  int err_code;
+  char err_msg[256];
+  uint64_t answered_ns;
+} stats_job_t;
+
+static int uuid_cmp(const void *a, const void *b) {
+  return memcmp(a, b, VIR_UUID_BUFLEN);
+}
+
+static void stats_fn(void *arg) {
+  stats_job_t *j = arg;
+  virConnectPtr conn = vs_conn_virt(j->conn);
+  j->calls++;
+  j->n = j->doms
+             ? virDomainListGetStats(j->doms, j->stats, &j->recs, j->flags)
+             : virConnectGetAllDomainStats(conn, j->stats, &j->recs, j->flags);
+  j->answered_ns = vs_now_ns();
+  if (j->n < 0) {
+    virErrorPtr e = virGetLastError();
+    j->err_code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
+    snprintf(j->err_msg, sizeof(j->err_msg), "%s", virGetLastErrorMessage());
+    j->errors++;
+  } else if (j->want_nvcpu && j->n > 0 &&
+             (j->nvcpu = calloc((size_t)j->n, sizeof(*j->nvcpu)))) {
+    /* The vCPU count %CPU divides by, when the vcpu group is off: once per
+     * domain start (the caller passes the domains it knows). */
+    for (int i = 0; i < j->n; i++) {
+      unsigned char uuid[VIR_UUID_BUFLEN];
+      virDomainInfo info;
+      if (virDomainGetUUID(j->recs[i]->dom, uuid) < 0 ||
+          bsearch(uuid, j->known, j->nknown, sizeof(*j->known), uuid_cmp))
+        continue;
+      j->calls++;
+      if (virDomainGetInfo(j->recs[i]->dom, &info) == 0)
+        j->nvcpu[i] = info.nrVirtCpu;
+      else
+        j->errors++;
+    }
   }
+  vs_conn_call_end(j->conn);
+}
 
-  int r = 0;
-  for (int i = 0; i < n && r == 0; i++) {
+static void stats_release(void *arg) {
+  stats_job_t *j = arg;
+  if (j->recs)
+    virDomainStatsRecordListFree(j->recs);
+  for (virDomainPtr *d = j->doms; d && *d; d++)
+    virDomainFree(*d);
+  free(j->doms);
+  free(j->known);
+  free(j->nvcpu);
+  vs_conn_unref(j->conn);
+  free(j);
+}
+
+/* Domains whose vCPU count the table already has, sorted by UUID. */
+static int known_nvcpu(const vs_core_t *c, stats_job_t *j) {
+  if (!(c->cfg->groups & VS_GROUP_CPU) || (c->cfg->groups & VS_GROUP_VCPU))
+    return 0;
+  j->want_nvcpu = true;
+  j->known = calloc(c->table.n ? c->table.n : 1, sizeof(*j->known));
+  if (!j->known)
+    return -ENOMEM;
+  /* The table is sorted by UUID already. */
+  for (size_t i = 0; i < c->table.n; i++)
+    if (c->table.entries[i]->nvcpu_cached)
+      memcpy(j->known[j->nknown++], c->table.entries[i]->uuid, VIR_UUID_BUFLEN);
+  return 0;
+}
+
+/* Turn the records of a finished job into tracked, parsed domains. */
+static int take_records(vs_core_t *c, vs_sample_t *s, stats_job_t *j) {
+  s->calls += j->calls;
+  s->errors += j->errors;
+  for (int i = 0; i < j->n; i++) {
     int terr;
-    vs_domain_sample_t *ds = vs_core_track(c, s, recs[i]->dom, &terr);
+    vs_domain_sample_t *ds = vs_core_track(c, s, j->recs[i]->dom, &terr);
     if (!ds) {
-      r = terr;
+      if (terr < 0)
+        return terr;
       continue;
     }
-    ds->sampled_ns = answered;
+    if (ds->unresponsive)
+      continue;
+    ds->sampled_ns = j->answered_ns;
     vs_error_t perr = {0};
-    if (vs_domain_stats_parse(recs[i]->params, recs[i]->nparams, &ds->st,
+    if (vs_domain_stats_parse(j->recs[i]->params, j->recs[i]->nparams, &ds->st,
                               &perr) < 0) {
-      vs_core_problem(c, s, ds, false, "%s", perr.msg);
+      vs_core_problem(s, ds, perr.msg);
       if (perr.code == -ENOMEM)
-        r = -ENOMEM;
+        return -ENOMEM;
       continue;
     }
+    /* A domain that stopped while the call ran comes back shut off, with
+     * counters from another source: not reported. */
     if (ds->st.have_state && ds->st.state == VIR_DOMAIN_SHUTOFF) {
       vs_core_untrack(c, s);
       continue;
     }
-    vs_core_need_nvcpu(c, s, ds, recs[i]->dom);
+    if (j->nvcpu && j->nvcpu[i])
+      ds->entry->nvcpu_cached = j->nvcpu[i];
+    /* Sizes come from the block-info thread when it runs: one source per
+     * identifier. */
+    for (size_t b = 0; c->blockinfo && b < ds->st.nblock; b++)
+      ds->st.block[b].f.have &=
+          ~((1u << VS_BLK_ALLOCATION) | (1u << VS_BLK_CAPACITY) |
+            (1u << VS_BLK_PHYSICAL));
   }
-  virDomainStatsRecordListFree(recs);
-  if (r < 0)
-    return vs_error_set(err, r, "out of memory");
   return 0;
+}
+
+/* A finished stats job into the round. Returns 0, -ENOTSUP (probe
+ * refused), -EIO (libvirt error) or -ENOMEM. Releases j. */
+static int collect_stats(vs_core_t *c, vs_sample_t *s, stats_job_t *j,
+                         bool probe, vs_error_t *err) {
+  int r;
+  if (j->n < 0) {
+    s->calls += j->calls;
+    s->errors += j->errors;
+    r = probe && vs_core_code_is_unsupported(j->err_code)
+            ? vs_error_set(err, -ENOTSUP,
+                           "bulk statistics not supported by the driver: %s",
+                           j->err_msg)
+            : vs_error_set(err, -EIO, "statistics call failed: %s", j->err_msg);
+  } else {
+    r = take_records(c, s, j);
+    if (r < 0)
+      vs_error_set(err, r, "out of memory");
+  }
+  stats_release(j);
+  return r;
+}
+
+/* Give up a stats job that has not answered. */
+static int abandon_stats(vs_sample_t *s, vs_job_t *job, vs_error_t *err) {
+  vs_job_abandon(job);
+  s->calls++;
+  s->errors++;
+  return vs_error_set(err, -ETIMEDOUT,
+                      "statistics call did not answer in time");
+}
+
+/* Submit a stats job; *ret_job to wait on. Releases j on failure. */
+static int submit_stats(vs_core_t *c, stats_job_t *j, vs_job_t **ret_job,
+                        vs_error_t *err) {
+  vs_conn_call_begin(j->conn);
+  int r = vs_executor_submit(c->ex, stats_fn, stats_release, j, ret_job);
+  if (r < 0) {
+    vs_conn_call_end(j->conn);
+    stats_release(j);
+    return vs_error_set(err, r, "cannot submit the statistics call");
+  }
+  return 0;
+}
+
+/* Run a stats job until deadline: collect_stats() or -ETIMEDOUT/-EBUSY. */
+static int run_stats(vs_core_t *c, vs_sample_t *s, stats_job_t *j, bool probe,
+                     uint64_t deadline_ns, vs_error_t *err) {
+  vs_job_t *job;
+  int r = submit_stats(c, j, &job, err);
+  if (r < 0)
+    return r;
+  r = vs_job_wait(job, deadline_ns);
+  if (r < 0)
+    return abandon_stats(s, job, err);
+  vs_job_free(job);
+  return collect_stats(c, s, j, probe, err);
+}
+
+static stats_job_t *new_stats_job(vs_core_t *c, bool probe) {
+  stats_job_t *j = calloc(1, sizeof(*j));
+  if (!j)
+    return NULL;
+  j->conn = vs_conn_ref(c->conn);
+  /* The state group is always asked for (it is the cheapest): it is how a
+   * domain that stopped during the call is recognised. */
+  j->stats = vs_groups_to_virt(c->cfg->groups | VS_GROUP_STATE);
+  /* NOWAIT: a domain whose job lock is held (a migration, a call stuck in
+   * its monitor) answers with its job-free fields instead of waiting. */
+  j->flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+  /* Probing: drivers that cannot produce a group (test:///) return empty
+   * records unless told to enforce, and then fail. */
+  if (probe)
+    j->flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS;
+  if (known_nvcpu(c, j) < 0) {
+    stats_release(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Keep the usual duration of a bulk call (moving average). */
+static void note_bulk_time(vs_core_t *c, uint64_t took) {
+  c->bulk_ns = c->bulk_ns ? (3 * c->bulk_ns + took) / 4 : took;
+}
+
+/* Domains of a probed listing: tracked in the round; those whose monitor
+ * is stuck for good (>= limit) are declared unresponsive, the others go to
+ * doms (references) for virDomainListGetStats. Returns how many domains
+ * look stuck right now (occupied >= soft_ns), or -ENOMEM. */
+static int classify(vs_core_t *c, vs_sample_t *s, const vs_listing_t *l,
+                    uint64_t limit_ns, uint64_t soft_ns, virDomainPtr *doms,
+                    size_t *nd) {
+  int stuck = 0;
+  for (int i = 0; i < l->n; i++) {
+    int terr;
+    vs_domain_sample_t *ds = vs_core_track(c, s, l->doms[i], &terr);
+    if (!ds) {
+      if (terr < 0)
+        return terr;
+      continue;
+    }
+    char why[128];
+    if (vs_listing_verdict(l, i, soft_ns, why, sizeof(why)))
+      stuck++;
+    const char *verdict = vs_listing_verdict(l, i, limit_ns, why, sizeof(why));
+    if (verdict)
+      vs_core_unresponsive(c, s, ds, verdict);
+    else if (virDomainRef(l->doms[i]) == 0)
+      doms[(*nd)++] = l->doms[i];
+  }
+  return stuck;
+}
+
+/* The careful round: list the domains and probe their monitors (job-free),
+ * then, if the bulk call (pending, may be NULL) is stuck on a monitor or
+ * calls of earlier rounds are, virDomainListGetStats on every domain but the
+ * unresponsive ones; NOWAIT keeps it off a domain whose job the stuck call
+ * holds. A bulk call that is merely slow is waited for instead. */
+static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
+                         stats_job_t *pending_j, uint64_t budget_ns,
+                         uint64_t deadline_ns, vs_error_t *err) {
+  s->careful = true;
+  uint64_t now = vs_now_ns();
+  vs_listing_t *l;
+  int r = vs_probe_list(c, s, true,
+                        now + (deadline_ns > now ? deadline_ns - now : 0) / 3,
+                        &l, err);
+  if (r < 0) {
+    if (pending)
+      abandon_stats(s, pending, err);
+    return r;
+  }
+  virDomainPtr *doms = calloc((size_t)l->n + 1, sizeof(*doms));
+  if (!doms) {
+    vs_listing_free(l);
+    if (pending)
+      abandon_stats(s, pending, err);
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  }
+  size_t nd = 0;
+  uint64_t limit = vs_core_unresponsive_after(c, budget_ns);
+  /* A healthy monitor answers a bulk call's commands in milliseconds: one
+   * busy for half the usual whole call is what the call is stuck on. */
+  uint64_t soft =
+      c->bulk_ns / 2 > 50 * VS_NS_PER_MS ? c->bulk_ns / 2 : 50 * VS_NS_PER_MS;
+  soft = soft < limit ? soft : limit;
+  int stuck = classify(c, s, l, limit, soft, doms, &nd);
+  vs_listing_free(l);
+  if (stuck < 0) {
+    for (size_t i = 0; i < nd; i++)
+      virDomainFree(doms[i]);
+    free(doms);
+    if (pending)
+      abandon_stats(s, pending, err);
+    return vs_error_set(err, stuck, "out of memory");
+  }
+
+  if (pending && stuck == 0 && s->unresponsive == 0) {
+    /* Slow, not stuck: its answer is as good as any. */
+    for (size_t i = 0; i < nd; i++)
+      virDomainFree(doms[i]);
+    free(doms);
+    if (vs_job_wait(pending, deadline_ns) < 0)
+      return abandon_stats(s, pending, err);
+    vs_job_free(pending);
+    s->careful = false;
+    note_bulk_time(c, vs_now_ns() - (deadline_ns - budget_ns));
+    return collect_stats(c, s, pending_j, false, err);
+  }
+  if (pending)
+    abandon_stats(s, pending, err);
+
+  stats_job_t *j = new_stats_job(c, false);
+  if (!j || nd == 0) {
+    for (size_t i = 0; i < nd; i++)
+      virDomainFree(doms[i]);
+    free(doms);
+    if (j)
+      stats_release(j);
+    return j ? 0 : vs_error_set(err, -ENOMEM, "out of memory");
+  }
+  j->doms = doms;
+  r = run_stats(c, s, j, false, deadline_ns, err);
+  /* Another QEMU froze under this call too: the others were listed and are
+   * reported next round; no domain is blamed without evidence. */
+  return r == -ETIMEDOUT || r == -EBUSY ? 0 : r;
+}
+
+/* Whether calls of earlier rounds are still stuck or a domain is known
+ * unresponsive: then every round starts with the control probe. */
+static bool suspect(const vs_core_t *c) {
+  if (vs_conn_inflight(c->conn) > 0)
+    return true;
+  for (size_t i = 0; i < c->table.n; i++)
+    if (c->table.entries[i]->unresponsive)
+      return true;
+  return false;
+}
+
+int vs_sample_bulk(vs_core_t *c, vs_sample_t *s, bool probe,
+                   uint64_t deadline_ns, vs_error_t *err) {
+  uint64_t t0 = vs_now_ns();
+  uint64_t budget = deadline_ns > t0 ? deadline_ns - t0 : 0;
+  if (!probe && suspect(c))
+    return careful_round(c, s, NULL, NULL, budget, deadline_ns, err);
+
+  stats_job_t *j = new_stats_job(c, probe);
+  if (!j)
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  vs_job_t *job;
+  int r = submit_stats(c, j, &job, err);
+  if (r < 0)
+    return r;
+  /* Look for a stuck monitor once the call takes twice its usual time (at
+   * most half the budget, at least 15 %); the rest is for sampling around
+   * a stuck domain. */
+  uint64_t look = 2 * c->bulk_ns;
+  if (look > budget / 2 || c->bulk_ns == 0)
+    look = budget / 2;
+  if (look < budget * 15 / 100)
+    look = budget * 15 / 100;
+  if (vs_job_wait(job, t0 + look) < 0)
+    return careful_round(c, s, job, j, budget, deadline_ns, err);
+  vs_job_free(job);
+  note_bulk_time(c, vs_now_ns() - t0);
+  return collect_stats(c, s, j, probe, err);
 }

@@ -17,7 +17,9 @@ static void do_init(void) {
     return;
   }
   virSetErrorFunc(NULL, silent_error_func);
-  init_result = 0;
+  /* Keepalive and event callbacks need an event implementation registered
+   * before the first connection opens; vs_event_loop runs it. */
+  init_result = virEventRegisterDefaultImpl() < 0 ? -EIO : 0;
 }
 
 int vs_virt_init(vs_error_t *err) {

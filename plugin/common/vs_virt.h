@@ -8,9 +8,11 @@
 #include "vs_error.h"
 
 /* Process-wide libvirt set-up, done once (thread-safe, idempotent):
- * virInitialize() and a silent error handler, because libvirt otherwise
- * prints every error to stderr; errors reach us through
- * virGetLastErrorMessage() on the failing thread instead.
+ * virInitialize(), a silent error handler, because libvirt otherwise
+ * prints every error to stderr (errors reach us through
+ * virGetLastErrorMessage() on the failing thread instead), and libvirt's
+ * default event implementation, which must exist before any connection is
+ * opened for keepalive and events to work (vs_eventloop.h runs it).
  * Returns 0 or a negative errno with err set. */
 int vs_virt_init(vs_error_t *err);
 

@@ -12,7 +12,7 @@ from vstest import Checks, expected_identifiers, plugin_dir, rig, virtscale_bloc
 
 # What the test driver's one running domain ("test") reports per-domain.
 TEST_DRIVER_IDS = {
-    "domain_state", "virt_cpu_total", "ps_cputime", "percent-virt_cpu_total",
+    "gauge-unresponsive", "percent-disk_allocation-vda", "domain_state", "virt_cpu_total", "ps_cputime", "percent-virt_cpu_total",
     "virt_vcpu-0", "virt_vcpu-1", "memory-total", "memory-maximum", "memory-rss",
     "memory-unused", "memory-available", "memory-usable", "memory-disk_caches",
     "swap_io-in", "swap_io-out", "ps_pagefaults", "vmpage_action-hugetlb_pgalloc",

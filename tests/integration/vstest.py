@@ -56,18 +56,50 @@ def expected_identifiers(vms, name, plugin="virtscale", disks=("vda", "vdb"), ni
     fields for it)."""
     nics = tap_names(vms, name) if nics is None else nics
     ids = [f"{name}/{plugin}/{t}" for t in (
-        "domain_state", "virt_cpu_total", "ps_cputime", "percent-virt_cpu_total",
-        "virt_vcpu-0", "memory-total", "memory-maximum", "memory-rss")]
+        "gauge-unresponsive", "domain_state", "virt_cpu_total", "ps_cputime",
+        "percent-virt_cpu_total", "virt_vcpu-0", "memory-total", "memory-maximum",
+        "memory-rss")]
     for d in disks:
         ids += [f"{name}/{plugin}/{t}-{d}" for t in (
             "disk_ops", "disk_octets", "disk_time", "disk_allocation", "disk_capacity",
-            "disk_physical")]
+            "disk_physical", "percent-disk_allocation")]
         ids += [f"{name}/{plugin}/total_requests-flush-{d}",
                 f"{name}/{plugin}/total_time_in_ms-flush-{d}"]
     for n in nics:
         ids += [f"{name}/{plugin}/{t}-{n}" for t in (
             "if_octets", "if_packets", "if_errors", "if_dropped")]
     return set(ids)
+
+
+def notifications(log):
+    """Notifications collectd's logfile plugin wrote: [(epoch, {field: value})].
+
+    Lines look like "[2026-11-27 09:42:31] [info] Notification: severity = OKAY,
+    host = h, plugin = p, type = t, message = ..." (message last, may hold commas)."""
+    import time as _t
+    out = []
+    for line in log.splitlines():
+        i = line.find("Notification: ")
+        if i < 0:
+            continue
+        ts = _t.mktime(_t.strptime(line[1:20], "%Y-%m-%d %H:%M:%S"))
+        rest = line[i + len("Notification: "):]
+        head, _, message = rest.partition(", message = ")
+        fields = dict(kv.split(" = ", 1) for kv in head.split(", ") if " = " in kv)
+        fields["message"] = message
+        out.append((ts, fields))
+    return out
+
+
+def plugin_lines(log, needle=""):
+    """Lines the plugin itself logged ("virtscale plugin: ..."), containing needle."""
+    return [ln for ln in log.splitlines() if "virtscale plugin:" in ln and needle in ln]
+
+
+def log_time(line):
+    """Epoch seconds of a collectd log line ("[YYYY-MM-DD HH:MM:SS] ...")."""
+    import time as _t
+    return _t.mktime(_t.strptime(line[1:20], "%Y-%m-%d %H:%M:%S"))
 
 
 def type_of(identifier):

@@ -3,6 +3,7 @@
  * of vs_config_finish(). */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,15 @@ static bool format_diff(const char *what, const vs_format_t *a,
     }                                                                          \
   } while (0)
 
+#define NUM_DIFF(field)                                                        \
+  do {                                                                         \
+    if (got->field != want->field) {                                           \
+      snprintf(why, len, #field ": %.17g, expected %.17g", got->field,         \
+               want->field);                                                   \
+      return true;                                                             \
+    }                                                                          \
+  } while (0)
+
 static bool config_diff(const vs_config_t *got, const vs_config_t *want,
                         char *why, size_t len) {
   if ((got->uri == NULL) != (want->uri == NULL) ||
@@ -86,6 +96,16 @@ static bool config_diff(const vs_config_t *got, const vs_config_t *want,
   INT_DIFF(block_format);
   INT_DIFF(block_format_basename);
   INT_DIFF(if_format);
+  NUM_DIFF(sample_timeout);
+  NUM_DIFF(max_abandoned);
+  NUM_DIFF(keepalive_interval);
+  NUM_DIFF(keepalive_count);
+  NUM_DIFF(blockinfo_interval);
+  NUM_DIFF(blockinfo_timeout);
+  NUM_DIFF(block_threshold);
+  INT_DIFF(blockinfo);
+  INT_DIFF(blockinfo_set);
+  INT_DIFF(state_notifications);
   return filter_diff("domains", &got->domains, &want->domains, why, len) ||
          filter_diff("block_devs", &got->block_devs, &want->block_devs, why,
                      len) ||
@@ -109,6 +129,12 @@ static void set_ok(vs_config_t *cfg, const char *key, const vs_conf_value_t *v,
   int rc = vs_config_set(cfg, key, v, n, &err);
   if (rc != 0)
     fail_msg("%s: returned %d: %s", key, rc, err.msg);
+}
+
+/* Exact: the values are the literals the config was given. */
+static void assert_number(const char *what, double got, double want) {
+  if (got != want)
+    fail_msg("%s: %.17g, expected %.17g", what, got, want);
 }
 
 static void add_filter(vs_filter_t *f, const char *pattern) {
@@ -140,6 +166,16 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.block_format, VS_BLOCK_FORMAT_TARGET);
   assert_false(cfg.block_format_basename);
   assert_int_equal(cfg.if_format, VS_IF_FORMAT_NAME);
+  assert_number("sample_timeout", cfg.sample_timeout, 0); /* half interval */
+  assert_number("max_abandoned", cfg.max_abandoned, 4);
+  assert_number("keepalive_interval", cfg.keepalive_interval, 5);
+  assert_number("keepalive_count", cfg.keepalive_count, 5);
+  assert_number("blockinfo_interval", cfg.blockinfo_interval, 0); /* read */
+  assert_number("blockinfo_timeout", cfg.blockinfo_timeout, 2);
+  assert_number("block_threshold", cfg.block_threshold, 0); /* off */
+  assert_false(cfg.blockinfo);
+  assert_false(cfg.blockinfo_set);
+  assert_true(cfg.state_notifications);
   vs_error_t err = {0};
   assert_int_equal(vs_config_finish(&cfg, &err), 0);
   vs_config_clear(&cfg);
@@ -212,6 +248,42 @@ static void basename_off(vs_config_t *c) { c->block_format_basename = false; }
 static void if_number(vs_config_t *c) { c->if_format = VS_IF_FORMAT_NUMBER; }
 static void if_name(vs_config_t *c) { c->if_format = VS_IF_FORMAT_NAME; }
 
+/* Numeric keys: one expectation per value. */
+#define SET_NUMBER(fn, field, x)                                               \
+  static void fn(vs_config_t *c) { c->field = (x); }
+SET_NUMBER(sample_timeout_min, sample_timeout, 0.01)
+SET_NUMBER(sample_timeout_2_5, sample_timeout, 2.5)
+SET_NUMBER(sample_timeout_max, sample_timeout, 3600)
+SET_NUMBER(max_abandoned_min, max_abandoned, 1)
+SET_NUMBER(max_abandoned_10, max_abandoned, 10)
+SET_NUMBER(max_abandoned_max, max_abandoned, 64)
+SET_NUMBER(keepalive_interval_off, keepalive_interval, 0)
+SET_NUMBER(keepalive_interval_30, keepalive_interval, 30)
+SET_NUMBER(keepalive_interval_max, keepalive_interval, 3600)
+SET_NUMBER(keepalive_count_min, keepalive_count, 1)
+SET_NUMBER(keepalive_count_max, keepalive_count, 100)
+SET_NUMBER(blockinfo_interval_min, blockinfo_interval, 0.1)
+SET_NUMBER(blockinfo_interval_60_5, blockinfo_interval, 60.5)
+SET_NUMBER(blockinfo_interval_max, blockinfo_interval, 86400)
+SET_NUMBER(blockinfo_timeout_min, blockinfo_timeout, 0.01)
+SET_NUMBER(blockinfo_timeout_0_5, blockinfo_timeout, 0.5)
+SET_NUMBER(blockinfo_timeout_max, blockinfo_timeout, 3600)
+SET_NUMBER(block_threshold_min, block_threshold, 1)
+SET_NUMBER(block_threshold_85_5, block_threshold, 85.5)
+SET_NUMBER(block_threshold_max, block_threshold, 99.9)
+static void blockinfo_on(vs_config_t *c) {
+  c->blockinfo = true;
+  c->blockinfo_set = true;
+}
+static void blockinfo_off(vs_config_t *c) {
+  c->blockinfo = false;
+  c->blockinfo_set = true; /* given, though equal to the default */
+}
+static void notifications_off(vs_config_t *c) {
+  c->state_notifications = false;
+}
+static void notifications_on(vs_config_t *c) { c->state_notifications = true; }
+
 static const good_case_t good_cases[] = {
     {"Connection", {S("qemu:///system")}, 1, uri_qemu},
     {"StatsMode", {S("bulk")}, 1, mode_bulk},
@@ -250,6 +322,33 @@ static const good_case_t good_cases[] = {
     {"BlockDeviceFormatBasename", {S("off")}, 1, basename_off},
     {"InterfaceFormat", {S("Number")}, 1, if_number},
     {"InterfaceFormat", {S("name")}, 1, if_name},
+    {"SampleTimeout", {N(0.01)}, 1, sample_timeout_min},
+    {"SampleTimeout", {N(2.5)}, 1, sample_timeout_2_5},
+    {"SampleTimeout", {N(3600)}, 1, sample_timeout_max},
+    {"MaxAbandonedWorkers", {N(1)}, 1, max_abandoned_min},
+    {"MaxAbandonedWorkers", {N(10)}, 1, max_abandoned_10},
+    {"MaxAbandonedWorkers", {N(64)}, 1, max_abandoned_max},
+    {"KeepAliveInterval", {N(0)}, 1, keepalive_interval_off},
+    {"KeepAliveInterval", {N(30)}, 1, keepalive_interval_30},
+    {"KeepAliveInterval", {N(3600)}, 1, keepalive_interval_max},
+    {"KeepAliveCount", {N(1)}, 1, keepalive_count_min},
+    {"KeepAliveCount", {N(100)}, 1, keepalive_count_max},
+    {"BlockInfo", {B(true)}, 1, blockinfo_on},
+    {"BlockInfo", {B(false)}, 1, blockinfo_off},
+    {"BlockInfo", {S("Yes")}, 1, blockinfo_on},
+    {"BlockInfo", {S("off")}, 1, blockinfo_off},
+    {"BlockInfoInterval", {N(0.1)}, 1, blockinfo_interval_min},
+    {"BlockInfoInterval", {N(60.5)}, 1, blockinfo_interval_60_5},
+    {"BlockInfoInterval", {N(86400)}, 1, blockinfo_interval_max},
+    {"BlockInfoTimeout", {N(0.01)}, 1, blockinfo_timeout_min},
+    {"BlockInfoTimeout", {N(0.5)}, 1, blockinfo_timeout_0_5},
+    {"BlockInfoTimeout", {N(3600)}, 1, blockinfo_timeout_max},
+    {"BlockThreshold", {N(1)}, 1, block_threshold_min},
+    {"BlockThreshold", {N(85.5)}, 1, block_threshold_85_5},
+    {"BlockThreshold", {N(99.9)}, 1, block_threshold_max},
+    {"StateNotifications", {B(false)}, 1, notifications_off},
+    {"StateNotifications", {S("NO")}, 1, notifications_off},
+    {"StateNotifications", {B(true)}, 1, notifications_on},
 };
 
 /* Applies the case with key spelt as given; "" when the result equals the
@@ -348,6 +447,15 @@ static const char *const all_keys[] = {
     "BlockDeviceFormat",
     "BlockDeviceFormatBasename",
     "InterfaceFormat",
+    "SampleTimeout",
+    "MaxAbandonedWorkers",
+    "KeepAliveInterval",
+    "KeepAliveCount",
+    "BlockInfo",
+    "BlockInfoInterval",
+    "BlockInfoTimeout",
+    "BlockThreshold",
+    "StateNotifications",
 };
 
 /* vs_config_key() lists exactly the keys above, and every listed key has a
@@ -454,6 +562,67 @@ static const bad_case_t bad_cases[] = {
     {"InterfaceFormat", {S("mac")}, 1, "\"mac\""},
     {"InterfaceFormat", {N(0)}, 1, "0"},
     {"InterfaceFormat", {S("")}, 1, "\"\""},
+    /* numbers: unquoted, one, in range, whole where noted */
+    {"SampleTimeout", {S("5")}, 1, "\"5\""},
+    {"SampleTimeout", {B(true)}, 1, "true"},
+    {"SampleTimeout", {N(0.009)}, 1, "0.009"},
+    {"SampleTimeout", {N(0)}, 1, "0"},
+    {"SampleTimeout", {N(-1)}, 1, "-1"},
+    {"SampleTimeout", {N(3600.5)}, 1, "3600.5"},
+    {"SampleTimeout", {N(NAN)}, 1, "nan"},
+    {"SampleTimeout", {N(INFINITY)}, 1, "inf"},
+    {"SampleTimeout", {N(1), N(2)}, 2, "got 2"},
+    {"SampleTimeout", {{0}}, 0, "got 0"},
+    {"MaxAbandonedWorkers", {S("4")}, 1, "\"4\""},
+    {"MaxAbandonedWorkers", {B(false)}, 1, "false"},
+    {"MaxAbandonedWorkers", {N(0)}, 1, "0"},
+    {"MaxAbandonedWorkers", {N(65)}, 1, "65"},
+    {"MaxAbandonedWorkers", {N(2.5)}, 1, "2.5"},
+    {"MaxAbandonedWorkers", {N(63.999)}, 1, "63.999"},
+    {"MaxAbandonedWorkers", {N(4), N(4)}, 2, "got 2"},
+    {"KeepAliveInterval", {S("")}, 1, "\"\""},
+    {"KeepAliveInterval", {B(true)}, 1, "true"},
+    {"KeepAliveInterval", {N(-1)}, 1, "-1"},
+    {"KeepAliveInterval", {N(3601)}, 1, "3601"},
+    {"KeepAliveInterval", {N(0.5)}, 1, "0.5"},
+    {"KeepAliveInterval", {N(5), N(3)}, 2, "got 2"},
+    {"KeepAliveCount", {S("five")}, 1, "\"five\""},
+    {"KeepAliveCount", {B(true)}, 1, "true"},
+    {"KeepAliveCount", {N(0)}, 1, "0"},
+    {"KeepAliveCount", {N(101)}, 1, "101"},
+    {"KeepAliveCount", {N(1.5)}, 1, "1.5"},
+    {"KeepAliveCount", {N(5), S("x")}, 2, "got 2"},
+    {"KeepAliveCount", {{0}}, 0, "got 0"},
+    {"BlockInfoInterval", {S("60")}, 1, "\"60\""},
+    {"BlockInfoInterval", {B(true)}, 1, "true"},
+    {"BlockInfoInterval", {N(0)}, 1, "0"}, /* the default, not settable */
+    {"BlockInfoInterval", {N(0.09)}, 1, "0.09"},
+    {"BlockInfoInterval", {N(86401)}, 1, "86401"},
+    {"BlockInfoInterval", {N(1), N(2)}, 2, "got 2"},
+    {"BlockInfoTimeout", {S("2")}, 1, "\"2\""},
+    {"BlockInfoTimeout", {B(false)}, 1, "false"},
+    {"BlockInfoTimeout", {N(0)}, 1, "0"},
+    {"BlockInfoTimeout", {N(0.001)}, 1, "0.001"},
+    {"BlockInfoTimeout", {N(3600.01)}, 1, "3600.01"},
+    {"BlockInfoTimeout", {N(1), N(1)}, 2, "got 2"},
+    {"BlockThreshold", {S("90")}, 1, "\"90\""},
+    {"BlockThreshold", {S("90%")}, 1, "\"90%\""},
+    {"BlockThreshold", {B(true)}, 1, "true"},
+    {"BlockThreshold", {N(0)}, 1, "0"}, /* "off" is the default, not a value */
+    {"BlockThreshold", {N(0.5)}, 1, "0.5"},
+    {"BlockThreshold", {N(99.95)}, 1, "99.95"},
+    {"BlockThreshold", {N(100)}, 1, "100"},
+    {"BlockThreshold", {N(80), N(90)}, 2, "got 2"},
+    {"BlockThreshold", {{0}}, 0, "got 0"},
+    /* booleans */
+    {"BlockInfo", {S("maybe")}, 1, "\"maybe\""},
+    {"BlockInfo", {N(1)}, 1, "1"},
+    {"BlockInfo", {{0}}, 0, "got 0"},
+    {"BlockInfo", {B(true), B(true)}, 2, "got 2"},
+    {"StateNotifications", {S("enabled")}, 1, "\"enabled\""},
+    {"StateNotifications", {N(0)}, 1, "0"},
+    {"StateNotifications", {{0}}, 0, "got 0"},
+    {"StateNotifications", {B(false), B(true)}, 2, "got 2"},
     /* unknown keys: the key is what is wrong */
     {"Frobnicate", {S("x")}, 1, "\"Frobnicate\""},
     {"Stat", {S("cpu")}, 1, "\"Stat\""},
@@ -483,6 +652,15 @@ static void baseline(vs_config_t *cfg) {
       {"BlockDeviceFormat", {S("source")}, 1},
       {"BlockDeviceFormatBasename", {B(true)}, 1},
       {"InterfaceFormat", {S("number")}, 1},
+      {"SampleTimeout", {N(7.5)}, 1},
+      {"MaxAbandonedWorkers", {N(9)}, 1},
+      {"KeepAliveInterval", {N(11)}, 1},
+      {"KeepAliveCount", {N(12)}, 1},
+      {"BlockInfo", {B(true)}, 1},
+      {"BlockInfoInterval", {N(120)}, 1},
+      {"BlockInfoTimeout", {N(3)}, 1},
+      {"BlockThreshold", {N(75)}, 1},
+      {"StateNotifications", {B(false)}, 1},
   };
   vs_config_init(cfg);
   for (size_t i = 0; i < VS_NELEM(lines); i++)
@@ -543,6 +721,89 @@ static void test_failed_filter_line_adds_nothing(void **state) {
   vs_config_clear(&want);
   if (differs)
     fail_msg("after the failed line: %s", why);
+}
+
+/* The same for the number and boolean keys: a rejected line leaves the
+ * value of the line before (or the default), and a rejected BlockInfo does
+ * not count as given. */
+static const struct {
+  const char *key;
+  vs_conf_value_t good, bad;
+  void (*expect)(vs_config_t *cfg); /* what good gives */
+} keep_cases[] = {
+    {"SampleTimeout", N(2.5), N(0), sample_timeout_2_5},
+    {"SampleTimeout", N(3600), N(3600.5), sample_timeout_max},
+    {"MaxAbandonedWorkers", N(10), N(10.5), max_abandoned_10},
+    {"MaxAbandonedWorkers", N(64), N(65), max_abandoned_max},
+    {"KeepAliveInterval", N(30), N(-5), keepalive_interval_30},
+    {"KeepAliveInterval", N(0), S("0"), keepalive_interval_off},
+    {"KeepAliveCount", N(100), S("3"), keepalive_count_max},
+    {"KeepAliveCount", N(1), N(0), keepalive_count_min},
+    {"BlockInfoInterval", N(60.5), N(1e9), blockinfo_interval_60_5},
+    {"BlockInfoInterval", N(0.1), N(0), blockinfo_interval_min},
+    {"BlockInfoTimeout", N(0.5), B(true), blockinfo_timeout_0_5},
+    {"BlockInfoTimeout", N(0.01), N(0.001), blockinfo_timeout_min},
+    {"BlockThreshold", N(85.5), N(100), block_threshold_85_5},
+    {"BlockThreshold", N(99.9), N(0), block_threshold_max},
+    {"BlockInfo", B(false), S("perhaps"), blockinfo_off},
+    {"BlockInfo", B(true), N(0), blockinfo_on},
+    {"StateNotifications", B(false), N(1), notifications_off},
+    {"StateNotifications", B(true), S(""), notifications_on},
+};
+
+static void test_failed_line_keeps_value(void **state) {
+  for (size_t i = 0; i < VS_NELEM(keep_cases); i++) {
+    print_message("%s\n", keep_cases[i].key);
+    vs_config_t cfg, defaults, want;
+    vs_config_init(&cfg);
+    vs_config_init(&defaults);
+    vs_config_init(&want);
+    keep_cases[i].expect(&want);
+    vs_error_t err = {0};
+    /* before any line: the default stays */
+    assert_int_equal(
+        vs_config_set(&cfg, keep_cases[i].key, &keep_cases[i].bad, 1, &err),
+        -EINVAL);
+    assert_non_null(strstr(err.msg, keep_cases[i].key));
+    config_equal(&cfg, &defaults);
+    /* after a good line: its value stays */
+    set_ok(&cfg, keep_cases[i].key, &keep_cases[i].good, 1);
+    config_equal(&cfg, &want);
+    vs_error_clear(&err);
+    assert_int_equal(
+        vs_config_set(&cfg, keep_cases[i].key, &keep_cases[i].bad, 1, &err),
+        -EINVAL);
+    config_equal(&cfg, &want);
+    /* and with two values, the first of them valid */
+    const vs_conf_value_t two[] = {keep_cases[i].good, keep_cases[i].good};
+    vs_error_clear(&err);
+    assert_int_equal(vs_config_set(&cfg, keep_cases[i].key, two, 2, &err),
+                     -EINVAL);
+    config_equal(&cfg, &want);
+    vs_config_clear(&cfg);
+    vs_config_clear(&defaults);
+    vs_config_clear(&want);
+  }
+}
+
+/* A later line overrides an earlier one (numbers and booleans do not
+ * accumulate like the filters). */
+static void test_number_lines_override(void **state) {
+  vs_config_t cfg, want;
+  vs_config_init(&cfg);
+  vs_config_init(&want);
+  const vs_conf_value_t a[] = {N(10)}, b[] = {N(20.5)}, t[] = {B(true)},
+                        f[] = {B(false)};
+  set_ok(&cfg, "BlockInfoInterval", a, 1);
+  set_ok(&cfg, "blockinfointerval", b, 1);
+  set_ok(&cfg, "BlockInfo", t, 1);
+  set_ok(&cfg, "BLOCKINFO", f, 1);
+  want.blockinfo_interval = 20.5;
+  want.blockinfo = false;
+  want.blockinfo_set = true;
+  config_equal(&cfg, &want);
+  vs_config_clear(&cfg);
+  vs_config_clear(&want);
 }
 
 static void test_stats_too_many_values(void **state) {
@@ -633,6 +894,75 @@ static const struct {
      1,
      0,
      {NULL, NULL}},
+    /* BlockInfoTimeout below BlockInfoInterval when that is given */
+    {"block-info interval above the default timeout",
+     {{"BlockInfoInterval", {N(10)}, 1}},
+     1,
+     0,
+     {NULL, NULL}},
+    {"block-info interval below the default timeout (2)",
+     {{"BlockInfoInterval", {N(1)}, 1}},
+     1,
+     -EINVAL,
+     {"BlockInfoTimeout", "BlockInfoInterval"}},
+    {"block-info timeout equal to the interval",
+     {{"BlockInfoInterval", {N(5)}, 1}, {"BlockInfoTimeout", {N(5)}, 1}},
+     2,
+     -EINVAL,
+     {"BlockInfoTimeout", "BlockInfoInterval"}},
+    {"block-info timeout above the interval",
+     {{"BlockInfoTimeout", {N(30)}, 1}, {"BlockInfoInterval", {N(0.5)}, 1}},
+     2,
+     -EINVAL,
+     {"BlockInfoTimeout: 30", "(0.5)"}},
+    {"block-info timeout just below the interval",
+     {{"BlockInfoInterval", {N(5)}, 1}, {"BlockInfoTimeout", {N(4.99)}, 1}},
+     2,
+     0,
+     {NULL, NULL}},
+    {"block-info timeout with the default interval (the read interval)",
+     {{"BlockInfoTimeout", {N(3600)}, 1}},
+     1,
+     0,
+     {NULL, NULL}},
+    {"block-info interval and timeout at their lower bounds",
+     {{"BlockInfoInterval", {N(0.1)}, 1}, {"BlockInfoTimeout", {N(0.01)}, 1}},
+     2,
+     0,
+     {NULL, NULL}},
+    /* BlockThreshold needs the block-info thread */
+    {"threshold with BlockInfo false",
+     {{"BlockInfo", {B(false)}, 1}, {"BlockThreshold", {N(90)}, 1}},
+     2,
+     -EINVAL,
+     {"BlockThreshold", "BlockInfo false"}},
+    {"threshold before BlockInfo false",
+     {{"BlockThreshold", {N(1)}, 1}, {"BlockInfo", {S("off")}, 1}},
+     2,
+     -EINVAL,
+     {"BlockThreshold", "BlockInfo false"}},
+    {"threshold with BlockInfo true",
+     {{"BlockThreshold", {N(90)}, 1}, {"BlockInfo", {B(true)}, 1}},
+     2,
+     0,
+     {NULL, NULL}},
+    {"threshold without BlockInfo",
+     {{"BlockThreshold", {N(99.9)}, 1}},
+     1,
+     0,
+     {NULL, NULL}},
+    {"BlockInfo false without threshold",
+     {{"BlockInfo", {B(false)}, 1}},
+     1,
+     0,
+     {NULL, NULL}},
+    {"threshold with BlockInfo false, then true",
+     {{"BlockInfo", {B(false)}, 1},
+      {"BlockThreshold", {N(90)}, 1},
+      {"BlockInfo", {B(true)}, 1}},
+     3,
+     0,
+     {NULL, NULL}},
 };
 
 static void apply_lines(vs_config_t *cfg, const line_t *lines, size_t n) {
@@ -672,6 +1002,8 @@ int main(void) {
       cmocka_unit_test(test_key_enumeration),
       cmocka_unit_test(test_invalid_values),
       cmocka_unit_test(test_failed_filter_line_adds_nothing),
+      cmocka_unit_test(test_failed_line_keeps_value),
+      cmocka_unit_test(test_number_lines_override),
       cmocka_unit_test(test_stats_too_many_values),
       cmocka_unit_test(test_finish),
   };

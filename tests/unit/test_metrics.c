@@ -130,6 +130,15 @@ static const got_t *find(const sink_t *s, const char *id) {
   return NULL;
 }
 
+/* Position of id in the emission order; fails when it is not there. */
+static size_t index_of(const sink_t *s, const char *id) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->m[i].id, id) == 0)
+      return i;
+  fail_msg("%s not emitted", id);
+  return 0;
+}
+
 /* Number of metrics whose type instance ends in suffix. */
 static size_t count_instance_suffix(const sink_t *s, const char *suffix) {
   size_t n = 0, len = strlen(suffix);
@@ -261,13 +270,15 @@ static int group_teardown(void **state) {
 /* --- fx-full and fx-sparse, complete lists ---------------------------------
  */
 
-/* The eight value lists of a disk with every field, values from the
- * fixture (all counters 0 right after boot). */
+/* The nine value lists of a disk with every field (capacity > 0), values
+ * from the fixture (all counters 0 right after boot). */
+#define DISK_VALUES 9
 #define DISK(dev, alloc, cap, phys)                                            \
   D2("disk_ops-" dev, 0, 0), D2("disk_octets-" dev, 0, 0),                     \
       D2("disk_time-" dev, 0, 0), D1("total_requests-flush-" dev, 0),          \
       D1("total_time_in_ms-flush-" dev, 0), G1("disk_allocation-" dev, alloc), \
-      G1("disk_capacity-" dev, cap), G1("disk_physical-" dev, phys)
+      G1("disk_capacity-" dev, cap), G1("disk_physical-" dev, phys),           \
+      G1("percent-disk_allocation-" dev, 100.0 * (alloc) / (cap))
 #define NIC(dev, rxb, rxp)                                                     \
   D2("if_octets-" dev, rxb, 0), D2("if_packets-" dev, rxp, 0),                 \
       D2("if_errors-" dev, 0, 0), D2("if_dropped-" dev, 0, 0)
@@ -291,6 +302,11 @@ static void test_full_default(void **state) {
   assert_string_equal(vs_metrics_plugin_name(VS_COMPAT_NONE), "virtscale");
   sink_t *s = run_record(*state, "fx-full", NULL, 0, NULL);
   assert_metrics(s, full_default, VS_NELEM(full_default));
+  /* the fill level comes right after the disk's sizes */
+  assert_int_equal(index_of(s, "percent-disk_allocation-vda"),
+                   index_of(s, "disk_physical-vda") + 1);
+  assert_int_equal(index_of(s, "percent-disk_allocation-vdb"),
+                   index_of(s, "disk_physical-vdb") + 1);
   free(s);
 }
 
@@ -368,12 +384,100 @@ static void test_paused_state(void **state) {
       G2("domain_state", 3, 1), /* VIR_DOMAIN_PAUSED, reason 1 */
       D1("virt_cpu_total", 369758000),
       D2("ps_cputime", 67594, 302164),
+      G1("percent-disk_allocation-vda", 0),
+      G1("percent-disk_allocation-vdb", 0),
       NIC("vt4a48c8n0", 176, 2),
   };
   for (size_t i = 0; i < VS_NELEM(want); i++)
     assert_has(s, &want[i]);
-  assert_int_equal(s->n, VS_NELEM(full_default)); /* same shape as fx-full */
+  /* same shape as fx-full: two disks of nine, two NICs of four */
+  assert_int_equal(s->n, VS_NELEM(full_default));
+  assert_null(find(s, "gauge-unresponsive"));
   free(s);
+
+  /* paused is not unresponsive: the core says so with a 0 */
+  vs_metrics_extra_t x = {.domain_name = "fx-paused",
+                          .have_unresponsive = true};
+  s = run_record(*state, "fx-paused", NULL, 0, &x);
+  assert_int_equal(s->n, VS_NELEM(full_default) + 1);
+  assert_string_equal(s->m[0].id, "gauge-unresponsive");
+  assert_has(s, &(want_t)G1("gauge-unresponsive", 0));
+  for (size_t i = 0; i < VS_NELEM(want); i++)
+    assert_has(s, &want[i]);
+  free(s);
+}
+
+/* --- gauge-unresponsive --------------------------------------------------- */
+
+/* With have_unresponsive the first value list is gauge-unresponsive, 1 or
+ * 0; everything else is as without it. */
+static void test_unresponsive(void **state) {
+  for (int u = 0; u < 2; u++) {
+    print_message("unresponsive %d\n", u);
+    vs_metrics_extra_t x = {.domain_name = "fx-full",
+                            .have_unresponsive = true,
+                            .unresponsive = u != 0};
+    sink_t *s = run_record(*state, "fx-full", NULL, 0, &x);
+    want_t want[VS_NELEM(full_default) + 1];
+    want[0] = (want_t)G1("gauge-unresponsive", u);
+    memcpy(want + 1, full_default, sizeof(full_default));
+    assert_metrics(s, want, VS_NELEM(want));
+    assert_string_equal(s->m[0].id, "gauge-unresponsive");
+    assert_int_equal(s->m[0].values[0].kind, VS_DS_GAUGE);
+    free(s);
+  }
+  /* not without have_unresponsive, whatever unresponsive says */
+  vs_metrics_extra_t x = {.domain_name = "fx-full", .unresponsive = true};
+  sink_t *s = run_record(*state, "fx-full", NULL, 0, &x);
+  assert_metrics(s, full_default, VS_NELEM(full_default));
+  free(s);
+}
+
+/* It belongs to no statistics group and keeps its name in compatibility
+ * mode. */
+static void test_unresponsive_any_groups(void **state) {
+  vs_metrics_extra_t x = {.domain_name = "fx-full",
+                          .have_unresponsive = true,
+                          .unresponsive = true};
+  static const line_t lines[] = {{"Stats", {S("interface")}, 1},
+                                 {"Compatibility", {S("virt")}, 1}};
+  sink_t *s = run_record(*state, "fx-full", lines, 2, &x);
+  static const want_t want[] = {
+      G1("gauge-unresponsive", 1),
+      NIC("vt2c9cb5n0", 90, 1),
+      NIC("vt2c9cb5n1", 90, 1),
+  };
+  assert_metrics(s, want, VS_NELEM(want));
+  assert_string_equal(s->m[0].id, "gauge-unresponsive");
+  free(s);
+}
+
+/* A domain whose QEMU does not answer has no values at all: only the flag
+ * goes out, under every group selection. */
+static void test_unresponsive_empty_stats(void **state) {
+  static const line_t variants[][2] = {
+      {{NULL}},
+      {{"Stats", {S("all")}, 1}},
+      {{"Stats", {S("all")}, 1}, {"Compatibility", {S("virt")}, 1}},
+  };
+  for (size_t v = 0; v < VS_NELEM(variants); v++) {
+    vs_domain_stats_t st;
+    memset(&st, 0, sizeof(st));
+    vs_metrics_extra_t x = {.domain_name = "stuck",
+                            .have_unresponsive = true,
+                            .unresponsive = true,
+                            .have_cpu_percent = false};
+    sink_t *s = run_stats(&st, "stuck", variants[v], 2, &x);
+    static const want_t want[] = {G1("gauge-unresponsive", 1)};
+    assert_metrics(s, want, VS_NELEM(want));
+    free(s);
+
+    /* and without the flag, nothing */
+    x.have_unresponsive = false;
+    s = run_stats(&st, "stuck", variants[v], 2, &x);
+    assert_int_equal(s->n, 0);
+    free(s);
+  }
 }
 
 /* --- unit conversions on an inline record with distinct values ------------ */
@@ -446,9 +550,10 @@ static const virTypedParameter every_field[] = {
       D1("total_requests-flush-vda", 5),                                       \
       D1("total_time_in_ms-flush-vda", 7), /* 7.5 ms, truncated */             \
       G1("disk_allocation-vda", 1048576), G1("disk_capacity-vda", 2097152),    \
-      G1("disk_physical-vda", 1572864), D2("if_octets-vnet0", 1000, 2000),     \
-      D2("if_packets-vnet0", 10, 20), D2("if_errors-vnet0", 1, 2),             \
-      D2("if_dropped-vnet0", 3, 4)
+      G1("disk_physical-vda", 1572864),                                        \
+      G1("percent-disk_allocation-vda", 50), /* 1 MiB of 2 MiB */              \
+      D2("if_octets-vnet0", 1000, 2000), D2("if_packets-vnet0", 10, 20),       \
+      D2("if_errors-vnet0", 1, 2), D2("if_dropped-vnet0", 3, 4)
 
 static const line_t all_groups[] = {{"Stats", {S("all")}, 1}};
 
@@ -484,7 +589,13 @@ static void test_every_field_compat_virt(void **state) {
 
 /* --- groups --------------------------------------------------------------- */
 
-static unsigned group_of_type(const char *type) {
+/* The group a value list belongs to, by its type and, where the type is
+ * shared, its type instance. */
+static unsigned group_of(const got_t *g) {
+  if (strcmp(g->type, "percent") == 0 &&
+      strncmp(g->type_instance, "disk_allocation-", 16) == 0)
+    return VS_GROUP_BLOCK;
+  const char *type = g->type;
   static const struct {
     const char *prefix;
     unsigned group;
@@ -515,9 +626,9 @@ static const struct {
   const char *words;
   size_t full, every; /* metrics for fx-full (with %CPU) / every_field */
 } group_cases[] = {
-    {"state", 1, 1},    {"cpu", 3, 3},          {"vcpu", 1, 2},
-    {"balloon", 3, 12}, {"interface", 8, 4},    {"block", 16, 8},
-    {"perf", 0, 3},     {"state block", 17, 9}, {"all", 32, 33},
+    {"state", 1, 1},    {"cpu", 3, 3},           {"vcpu", 1, 2},
+    {"balloon", 3, 12}, {"interface", 8, 4},     {"block", 18, 9},
+    {"perf", 0, 3},     {"state block", 19, 10}, {"all", 34, 34},
 };
 
 /* Only the selected groups emit; each group's count is what the complete
@@ -540,11 +651,20 @@ static void test_groups(void **state) {
     for (size_t k = 0; k < 2; k++) {
       sink_t *s = run_stats(sts[k], "d", lines, 1, &x);
       for (size_t j = 0; j < s->n; j++)
-        if (!(group_of_type(s->m[j].type) & cfg.groups))
+        if (!(group_of(&s->m[j]) & cfg.groups))
           fail_msg("%s emitted outside its group", s->m[j].id);
       size_t n = s->n;
       free(s);
       assert_int_equal(n, want[k]);
+      /* the unresponsive flag comes on top, under any selection */
+      vs_metrics_extra_t xu = x;
+      xu.have_unresponsive = true;
+      s = run_stats(sts[k], "d", lines, 1, &xu);
+      n = s->n;
+      bool first = n > 0 && strcmp(s->m[0].id, "gauge-unresponsive") == 0;
+      free(s);
+      assert_int_equal(n, want[k] + 1);
+      assert_true(first);
     }
     vs_config_clear(&cfg);
   }
@@ -589,8 +709,8 @@ static void test_device_filters(void **state) {
            n1 = count_instance_suffix(s, "vt2c9cb5n1");
     free(s);
     /* a device is in or out with all of its value lists */
-    assert_int_equal(vda, filter_cases[i].vda ? 8 : 0);
-    assert_int_equal(vdb, filter_cases[i].vdb ? 8 : 0);
+    assert_int_equal(vda, filter_cases[i].vda ? DISK_VALUES : 0);
+    assert_int_equal(vdb, filter_cases[i].vdb ? DISK_VALUES : 0);
     assert_int_equal(n0, filter_cases[i].n0 ? 4 : 0);
     assert_int_equal(n1, filter_cases[i].n1 ? 4 : 0);
   }
@@ -609,7 +729,7 @@ static void test_filter_without_extra(void **state) {
   assert_non_null(s);
   vs_metrics_domain(&opts, &st, NULL, collect, s);
   assert_int_equal(count_instance_suffix(s, "vda"), 0);
-  assert_int_equal(count_instance_suffix(s, "vdb"), 8);
+  assert_int_equal(count_instance_suffix(s, "vdb"), DISK_VALUES);
   assert_null(find(s, "percent-virt_cpu_total"));
   free(s);
   /* NULL filters select everything */
@@ -639,6 +759,7 @@ static void test_block_format_source(void **state) {
       G1("disk_allocation-" SRC_VDA, 0),
       G1("disk_capacity-" SRC_VDA, 67108864),
       G1("disk_physical-" SRC_VDA, 204800),
+      G1("percent-disk_allocation-" SRC_VDA, 0),
       D2("disk_ops-" SRC_VDB, 0, 0),
       D2("disk_octets-" SRC_VDB, 0, 0),
       D2("disk_time-" SRC_VDB, 0, 0),
@@ -647,6 +768,7 @@ static void test_block_format_source(void **state) {
       G1("disk_allocation-" SRC_VDB, 0),
       G1("disk_capacity-" SRC_VDB, 67108864),
       G1("disk_physical-" SRC_VDB, 204800),
+      G1("percent-disk_allocation-" SRC_VDB, 0),
   };
   static const line_t lines[] = {{"Stats", {S("block")}, 1},
                                  {"BlockDeviceFormat", {S("source")}, 1}};
@@ -678,7 +800,7 @@ static void test_block_format_source_without_path(void **state) {
                                  {"BlockDeviceFormat", {S("source")}, 1}};
   sink_t *s = run_record(*state, "fx-sparse", lines, 2, NULL);
   assert_has(s, &want[0]);
-  assert_int_equal(s->n, 8);
+  assert_int_equal(s->n, DISK_VALUES);
   assert_int_equal(count_instance_suffix(s, "sda"), 0);
   free(s);
 }
@@ -711,8 +833,8 @@ static void test_block_format_source_filters(void **state) {
     size_t vda = count_instance_suffix(s, "vda.qcow2"),
            vdb = count_instance_suffix(s, "vdb.qcow2");
     free(s);
-    assert_int_equal(vda, source_filter_cases[i].vda ? 8 : 0);
-    assert_int_equal(vdb, source_filter_cases[i].vdb ? 8 : 0);
+    assert_int_equal(vda, source_filter_cases[i].vda ? DISK_VALUES : 0);
+    assert_int_equal(vdb, source_filter_cases[i].vdb ? DISK_VALUES : 0);
   }
 }
 
@@ -754,6 +876,105 @@ static void test_device_names_sanitized(void **state) {
   };
   sink_t *s = run_params(p, VS_NELEM(p), NULL, 0, NULL);
   assert_metrics(s, want, VS_NELEM(want));
+  free(s);
+}
+
+/* --- disk fill level ------------------------------------------------------ */
+
+/* percent-disk_allocation-<dev> needs both allocation and a capacity above
+ * 0; it is 100 * allocation / capacity. */
+static const struct {
+  const char *what;
+  virTypedParameter p[4];
+  int n;
+  want_t want[4];
+  size_t nwant;
+} percent_cases[] = {
+    {"capacity 0: no percentage",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.allocation", 4096),
+      VS_TP_ULL("block.0.capacity", 0)},
+     3,
+     {G1("disk_allocation-vda", 4096), G1("disk_capacity-vda", 0)},
+     2},
+    {"capacity 0, allocation 0: no percentage",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.allocation", 0),
+      VS_TP_ULL("block.0.capacity", 0), VS_TP_ULL("block.0.physical", 0)},
+     4,
+     {G1("disk_allocation-vda", 0), G1("disk_capacity-vda", 0),
+      G1("disk_physical-vda", 0)},
+     3},
+    {"allocation without capacity",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.allocation", 10)},
+     2,
+     {G1("disk_allocation-vda", 10)},
+     1},
+    {"capacity without allocation",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.capacity", 10)},
+     2,
+     {G1("disk_capacity-vda", 10)},
+     1},
+    {"a third",
+     {VS_TP_STR("block.0.name", "vda"), VS_TP_ULL("block.0.allocation", 1),
+      VS_TP_ULL("block.0.capacity", 3)},
+     3,
+     {G1("disk_allocation-vda", 1), G1("disk_capacity-vda", 3),
+      G1("percent-disk_allocation-vda", 100.0 / 3)},
+     3},
+    {"full, without physical",
+     {VS_TP_STR("block.0.name", "vdc"),
+      VS_TP_ULL("block.0.allocation", 10737418240),
+      VS_TP_ULL("block.0.capacity", 10737418240)},
+     3,
+     {G1("disk_allocation-vdc", 10737418240),
+      G1("disk_capacity-vdc", 10737418240),
+      G1("percent-disk_allocation-vdc", 100)},
+     3},
+    {"sanitized name",
+     {VS_TP_STR("block.0.name", "hd/a"), VS_TP_ULL("block.0.allocation", 1),
+      VS_TP_ULL("block.0.capacity", 4)},
+     3,
+     {G1("disk_allocation-hd_a", 1), G1("disk_capacity-hd_a", 4),
+      G1("percent-disk_allocation-hd_a", 25)},
+     3},
+};
+
+static void test_disk_allocation_percent(void **state) {
+  for (size_t i = 0; i < VS_NELEM(percent_cases); i++) {
+    print_message("%s\n", percent_cases[i].what);
+    sink_t *s =
+        run_params(percent_cases[i].p, percent_cases[i].n, all_groups, 1, NULL);
+    assert_metrics(s, percent_cases[i].want, percent_cases[i].nwant);
+    free(s);
+  }
+
+  /* only with the block group, and per device: a second disk of capacity 0
+   * next to one with a size */
+  static const virTypedParameter two[] = {
+      VS_TP_STR("block.0.name", "vda"),   VS_TP_ULL("block.0.allocation", 3),
+      VS_TP_ULL("block.0.capacity", 4),   VS_TP_STR("block.1.name", "sr0"),
+      VS_TP_ULL("block.1.allocation", 0), VS_TP_ULL("block.1.capacity", 0),
+  };
+  static const line_t no_block[] = {{"Stats", {S("state cpu")}, 1}};
+  sink_t *s = run_params(two, VS_NELEM(two), no_block, 1, NULL);
+  assert_int_equal(s->n, 0);
+  free(s);
+  s = run_params(two, VS_NELEM(two), all_groups, 1, NULL);
+  static const want_t want[] = {
+      G1("disk_allocation-vda", 3),
+      G1("disk_capacity-vda", 4),
+      G1("percent-disk_allocation-vda", 75),
+      G1("disk_allocation-sr0", 0),
+      G1("disk_capacity-sr0", 0),
+  };
+  assert_metrics(s, want, VS_NELEM(want));
+  free(s);
+
+  /* the block filter drops it with its device */
+  static const line_t only_vda[] = {
+      {"BlockDevice", {S("sr0")}, 1},
+      {"BlockDeviceIgnoreSelected", {B(true)}, 1}};
+  s = run_params(two, VS_NELEM(two), only_vda, 2, NULL);
+  assert_metrics(s, want, 3);
   free(s);
 }
 
@@ -920,7 +1141,10 @@ static void test_types_db_conformance(void **state) {
       {{"BlockDeviceFormat", {S("source")}, 1},
        {"BlockDeviceFormatBasename", {B(true)}, 1}},
   };
-  vs_metrics_extra_t x = {.have_cpu_percent = true, .cpu_percent = 100};
+  vs_metrics_extra_t x = {.have_cpu_percent = true,
+                          .cpu_percent = 100,
+                          .have_unresponsive = true,
+                          .unresponsive = true};
   size_t checked = 0;
   for (size_t v = 0; v < VS_NELEM(variants); v++) {
     for (size_t r = 0; r < VS_NELEM(records); r++) {
@@ -943,6 +1167,21 @@ static void test_types_db_conformance(void **state) {
     checked += s->n;
     free(s);
   }
+  for (size_t i = 0; i < VS_NELEM(percent_cases); i++) {
+    sink_t *s =
+        run_params(percent_cases[i].p, percent_cases[i].n, all_groups, 1, &x);
+    check_types(path, s);
+    checked += s->n;
+    free(s);
+  }
+  vs_domain_stats_t empty;
+  memset(&empty, 0, sizeof(empty));
+  vs_metrics_extra_t stuck = {.have_unresponsive = true, .unresponsive = true};
+  sink_t *s = run_stats(&empty, "stuck", all_groups, 1, &stuck);
+  assert_int_equal(s->n, 1);
+  check_types(path, s);
+  checked += s->n;
+  free(s);
   assert_true(checked > 300);
 }
 
@@ -953,6 +1192,9 @@ int main(void) {
       cmocka_unit_test(test_full_compat_virt),
       cmocka_unit_test(test_sparse_default),
       cmocka_unit_test(test_paused_state),
+      cmocka_unit_test(test_unresponsive),
+      cmocka_unit_test(test_unresponsive_any_groups),
+      cmocka_unit_test(test_unresponsive_empty_stats),
       cmocka_unit_test(test_every_field_units),
       cmocka_unit_test(test_every_field_compat_virt),
       cmocka_unit_test(test_groups),
@@ -964,6 +1206,7 @@ int main(void) {
       cmocka_unit_test(test_block_format_source_filters),
       cmocka_unit_test(test_interface_format_number),
       cmocka_unit_test(test_device_names_sanitized),
+      cmocka_unit_test(test_disk_allocation_percent),
       cmocka_unit_test(test_single_direction),
       cmocka_unit_test(test_types_db_conformance),
   };

@@ -1,0 +1,494 @@
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "vs_blockinfo.h"
+
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/vs_eventloop.h"
+#include "common/vs_thread.h"
+#include "common/vs_time.h"
+#include "vs_connection.h"
+#include "vs_core.h"
+#include "vs_domxml.h"
+#include "vs_executor.h"
+#include "vs_identity.h"
+#include "vs_metrics.h"
+#include "vs_token.h"
+
+/* A domain as the block-info thread knows it (its own table: the thread owns
+ * it, the read thread never sees it). */
+typedef struct {
+  unsigned char uuid[VIR_UUID_BUFLEN];
+  int id;
+  char *name;
+  char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX];
+  vs_domxml_devices_t devices;
+  bool devices_known;
+  bool *armed;             /* per disk: block threshold set */
+  vs_token_t *outstanding; /* busy while a call on it is out */
+  bool timeout_noted;      /* the current stuck call was notified */
+  bool problem_noted;      /* a failing call was notified */
+  bool seen;
+} bi_domain_t;
+
+struct vs_blockinfo {
+  const vs_config_t *cfg; /* borrowed, immutable */
+  char *hostname;
+  vs_core_sink_t sink;
+  uint64_t period_ns, timeout_ns;
+  vs_executor_t *ex;
+  vs_conn_t *conn;
+  bi_domain_t *doms;
+  size_t ndoms;
+  pthread_t thread;
+  pthread_mutex_t lock; /* guards stop and wake */
+  pthread_cond_t wake;
+  bool stop;
+  atomic_uint_fast64_t timeouts;
+};
+
+bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
+  if (cfg->blockinfo_set)
+    return cfg->blockinfo;
+  return mode == VS_MODE_PER_DOMAIN || cfg->block_threshold > 0 ||
+         cfg->blockinfo_interval > 0;
+}
+
+static void note(vs_blockinfo_t *b, vs_severity_t sev, const char *host,
+                 const char *pinst, const char *ti, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void note(vs_blockinfo_t *b, vs_severity_t sev, const char *host,
+                 const char *pinst, const char *ti, const char *fmt, ...) {
+  vs_note_t n = {.severity = sev,
+                 .host = host,
+                 .plugin_instance = pinst,
+                 .type = "disk_allocation",
+                 .type_instance = ti};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(n.message, sizeof(n.message), fmt, ap);
+  va_end(ap);
+  b->sink.notify(b->sink.ud, &n);
+}
+
+/* --- event loop thread --------------------------------------------------- */
+
+static void on_threshold(void *ud, virDomainPtr dom, const char *dev,
+                         unsigned long long threshold,
+                         unsigned long long excess) {
+  vs_blockinfo_t *b = ud; /* only immutable fields are read */
+  const char *name = virDomainGetName(dom);
+  char uuid[VIR_UUID_STRING_BUFLEN] = "", host[VS_IDENT_MAX],
+       pinst[VS_IDENT_MAX], ti[VS_IDENT_MAX];
+  virDomainGetUUIDString(dom, uuid);
+  vs_identity_field(&b->cfg->host_format, name, uuid, b->hostname, host);
+  vs_identity_field(&b->cfg->plugin_instance_format, name, uuid, b->hostname,
+                    pinst);
+  vs_ident_field(ti, sizeof(ti), dev);
+  note(b, VS_NOTE_WARNING, host, pinst, ti,
+       "disk %s of domain %s passed %g%% of its capacity (threshold %llu "
+       "bytes, %llu bytes over)",
+       dev, name, b->cfg->block_threshold, threshold, excess);
+}
+
+/* --- one domain's calls, as a job --------------------------------------- */
+
+typedef struct {
+  virDomainPtr dom;
+  vs_token_t *outstanding;
+  bool need_xml;
+  double threshold_pct;        /* 0: none */
+  vs_domxml_devices_t devices; /* in (copy) or fetched */
+  bool *arm;                   /* in: per disk, arm the threshold */
+  /* results */
+  virDomainBlockInfo *info;
+  bool *ok;
+  bool *armed;
+  bool xml_ok; /* need_xml and the devices were read */
+  char problem[VS_ERROR_MSG_MAX];
+} bi_job_t;
+
+static void bi_fn(void *arg) {
+  bi_job_t *j = arg;
+  if (j->need_xml) {
+    char *xml = virDomainGetXMLDesc(j->dom, 0);
+    vs_error_t err = {0};
+    if (!xml)
+      snprintf(j->problem, sizeof(j->problem), "virDomainGetXMLDesc: %s",
+               virGetLastErrorMessage());
+    else if (vs_domxml_devices(xml, &j->devices, &err) < 0)
+      snprintf(j->problem, sizeof(j->problem), "%s", err.msg);
+    else
+      j->xml_ok = true;
+    free(xml);
+  }
+  size_t n = j->devices.ndisks;
+  j->info = calloc(n ? n : 1, sizeof(*j->info));
+  j->ok = calloc(n ? n : 1, sizeof(*j->ok));
+  j->armed = calloc(n ? n : 1, sizeof(*j->armed));
+  for (size_t i = 0; j->info && j->ok && j->armed && i < n; i++) {
+    if (!j->devices.disk_sources[i])
+      continue; /* an empty drive has no size */
+    const char *dev = j->devices.disk_targets[i];
+    j->ok[i] = virDomainGetBlockInfo(j->dom, dev, &j->info[i], 0) == 0;
+    if (!j->ok[i] && !j->problem[0])
+      snprintf(j->problem, sizeof(j->problem), "virDomainGetBlockInfo(%s): %s",
+               dev, virGetLastErrorMessage());
+    if (j->ok[i] && j->threshold_pct > 0 && j->arm && j->arm[i] &&
+        j->info[i].capacity > 0) {
+      unsigned long long t =
+          (unsigned long long)(j->info[i].capacity * j->threshold_pct / 100);
+      j->armed[i] = virDomainSetBlockThreshold(j->dom, dev, t, 0) == 0;
+      if (!j->armed[i] && !j->problem[0])
+        snprintf(j->problem, sizeof(j->problem),
+                 "virDomainSetBlockThreshold(%s): %s", dev,
+                 virGetLastErrorMessage());
+    }
+  }
+  vs_token_set(j->outstanding, false);
+}
+
+static void bi_release(void *arg) {
+  bi_job_t *j = arg;
+  virDomainFree(j->dom);
+  vs_token_unref(j->outstanding);
+  vs_domxml_devices_clear(&j->devices);
+  free(j->arm);
+  free(j->info);
+  free(j->ok);
+  free(j->armed);
+  free(j);
+}
+
+/* --- the thread ------------------------------------------------------------
+ */
+
+static bi_domain_t *find_domain(vs_blockinfo_t *b, const unsigned char *uuid) {
+  for (size_t i = 0; i < b->ndoms; i++)
+    if (memcmp(b->doms[i].uuid, uuid, VIR_UUID_BUFLEN) == 0)
+      return &b->doms[i];
+  return NULL;
+}
+
+static void domain_clear(bi_domain_t *d) {
+  free(d->name);
+  vs_domxml_devices_clear(&d->devices);
+  free(d->armed);
+  vs_token_unref(d->outstanding);
+  memset(d, 0, sizeof(*d));
+}
+
+/* The entry for dom, (re)initialised when new or restarted. */
+static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
+  unsigned char uuid[VIR_UUID_BUFLEN];
+  const char *name = virDomainGetName(dom);
+  if (!name || virDomainGetUUID(dom, uuid) < 0)
+    return NULL;
+  const char *names[] = {name};
+  if (!vs_filter_selects(&b->cfg->domains, names, 1))
+    return NULL;
+  int id = (int)virDomainGetID(dom);
+  bi_domain_t *d = find_domain(b, uuid);
+  if (d && d->id != id) {
+    /* Restarted: a call still out on the old run keeps its own token. */
+    domain_clear(d);
+  } else if (!d) {
+    bi_domain_t *p = realloc(b->doms, (b->ndoms + 1) * sizeof(*p));
+    if (!p)
+      return NULL;
+    b->doms = p;
+    d = &b->doms[b->ndoms++];
+    memset(d, 0, sizeof(*d));
+  }
+  if (!d->name) {
+    char uuid_str[VIR_UUID_STRING_BUFLEN];
+    virDomainGetUUIDString(dom, uuid_str);
+    memcpy(d->uuid, uuid, VIR_UUID_BUFLEN);
+    d->id = id;
+    d->name = strdup(name);
+    d->outstanding = vs_token_new();
+    if (!d->name || !d->outstanding)
+      return NULL;
+    vs_identity_field(&b->cfg->host_format, name, uuid_str, b->hostname,
+                      d->host);
+    vs_identity_field(&b->cfg->plugin_instance_format, name, uuid_str,
+                      b->hostname, d->pinst);
+  }
+  d->seen = true;
+  return d;
+}
+
+static void sweep(vs_blockinfo_t *b) {
+  size_t out = 0;
+  for (size_t i = 0; i < b->ndoms; i++) {
+    if (b->doms[i].seen) {
+      b->doms[i].seen = false;
+      b->doms[out++] = b->doms[i];
+    } else {
+      domain_clear(&b->doms[i]);
+    }
+  }
+  b->ndoms = out;
+}
+
+typedef struct {
+  vs_blockinfo_t *b;
+  const bi_domain_t *d;
+} emit_ctx_t;
+
+static void emit_value(void *ud, const vs_metric_t *m) {
+  emit_ctx_t *e = ud;
+  e->b->sink.value(e->b->sink.ud, e->d->host, e->d->pinst, m);
+}
+
+static void dispatch_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
+                           const bi_job_t *j) {
+  vs_domain_stats_t st = {.groups = VS_GROUP_BLOCK};
+  for (size_t i = 0; i < j->devices.ndisks; i++) {
+    if (!j->ok[i])
+      continue;
+    vs_device_stats_t *dev = vs_device_stats_append(&st.block, &st.nblock,
+                                                    j->devices.disk_targets[i],
+                                                    j->devices.disk_sources[i]);
+    if (!dev)
+      break;
+    vs_fields_set(&dev->f, VS_BLK_ALLOCATION, j->info[i].allocation);
+    vs_fields_set(&dev->f, VS_BLK_CAPACITY, j->info[i].capacity);
+    vs_fields_set(&dev->f, VS_BLK_PHYSICAL, j->info[i].physical);
+  }
+  vs_metrics_opts_t o = vs_metrics_opts_from_config(b->cfg);
+  o.groups = VS_GROUP_BLOCK;
+  vs_metrics_extra_t x = {.domain_name = d->name};
+  emit_ctx_t e = {.b = b, .d = d};
+  vs_metrics_domain(&o, &st, &x, emit_value, &e);
+  vs_domain_stats_clear(&st);
+}
+
+static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
+  bi_job_t *j = calloc(1, sizeof(*j));
+  if (!j)
+    return NULL;
+  virDomainRef(dom);
+  j->dom = dom;
+  j->outstanding = vs_token_ref(d->outstanding);
+  j->threshold_pct = b->cfg->block_threshold;
+  j->need_xml = !d->devices_known;
+  if (d->devices_known) {
+    size_t n = d->devices.ndisks;
+    j->devices.ndisks = n;
+    j->devices.disk_targets = calloc(n ? n : 1, sizeof(char *));
+    j->devices.disk_sources = calloc(n ? n : 1, sizeof(char *));
+    j->arm = calloc(n ? n : 1, sizeof(bool));
+    bool oom = !j->devices.disk_targets || !j->devices.disk_sources || !j->arm;
+    for (size_t i = 0; !oom && i < n; i++) {
+      oom =
+          !(j->devices.disk_targets[i] = strdup(d->devices.disk_targets[i])) ||
+          (d->devices.disk_sources[i] &&
+           !(j->devices.disk_sources[i] = strdup(d->devices.disk_sources[i])));
+      j->arm[i] = !(d->armed && d->armed[i]);
+    }
+    if (oom) {
+      bi_release(j);
+      return NULL;
+    }
+  }
+  return j;
+}
+
+static void cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
+  if (vs_token_busy(d->outstanding))
+    return; /* never a second call on a domain that has not answered */
+  bi_job_t *j = new_job(b, d, dom);
+  if (!j)
+    return;
+  vs_token_set(d->outstanding, true);
+  uint64_t t0 = vs_now_ns();
+  int r = vs_executor_run(b->ex, bi_fn, bi_release, j, t0 + b->timeout_ns);
+  if (r < 0) {
+    atomic_fetch_add(&b->timeouts, 1);
+    if (!d->timeout_noted) {
+      d->timeout_noted = true;
+      note(b, VS_NOTE_WARNING, d->host, d->pinst, "",
+           "block info of domain %s did not answer within %.2f s; no "
+           "further call until it does",
+           d->name, (double)b->timeout_ns / VS_NS_PER_SEC);
+    }
+    return;
+  }
+  if (d->timeout_noted) {
+    d->timeout_noted = false;
+    note(b, VS_NOTE_OKAY, d->host, d->pinst, "",
+         "block info of domain %s answers again", d->name);
+  }
+  if (j->problem[0] && !d->problem_noted)
+    note(b, VS_NOTE_WARNING, d->host, d->pinst, "",
+         "block info of domain %s: %s", d->name, j->problem);
+  d->problem_noted = j->problem[0] != '\0';
+  if (j->info && j->ok)
+    dispatch_sizes(b, d, j);
+  if (j->xml_ok) {
+    d->devices = j->devices; /* moved */
+    memset(&j->devices, 0, sizeof(j->devices));
+    d->devices_known = true;
+    free(d->armed);
+    d->armed = calloc(d->devices.ndisks ? d->devices.ndisks : 1, sizeof(bool));
+  }
+  for (size_t i = 0; d->armed && i < d->devices.ndisks; i++)
+    d->armed[i] = d->armed[i] || (j->armed && j->armed[i]);
+  bi_release(j);
+}
+
+typedef struct {
+  vs_conn_t *conn;
+  virDomainPtr *doms;
+  int n;
+} list_job_t;
+
+static void list_fn(void *arg) {
+  list_job_t *j = arg;
+  j->n = virConnectListAllDomains(vs_conn_virt(j->conn), &j->doms,
+                                  VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+}
+
+static void list_release(void *arg) {
+  list_job_t *j = arg;
+  for (int i = 0; i < j->n; i++)
+    virDomainFree(j->doms[i]);
+  free(j->doms);
+  vs_conn_unref(j->conn);
+  free(j);
+}
+
+static void cycle(vs_blockinfo_t *b) {
+  uint64_t deadline = vs_now_ns() + b->timeout_ns;
+  if (b->conn && vs_conn_is_closed(b->conn)) {
+    vs_conn_close(b->conn, b->ex, deadline);
+    b->conn = NULL;
+  }
+  if (!b->conn) {
+    vs_conn_opts_t o = {
+        .uri = b->cfg->uri,
+        /* Setting block thresholds needs a read-write connection. */
+        .read_only = b->cfg->block_threshold <= 0,
+        .keepalive_interval = (int)b->cfg->keepalive_interval,
+        .keepalive_count = (unsigned)b->cfg->keepalive_count,
+        .ev = {.ud = b,
+               .block_threshold =
+                   b->cfg->block_threshold > 0 ? on_threshold : NULL},
+    };
+    vs_error_t err = {0};
+    if (vs_conn_open(b->ex, &o, NULL, deadline, &b->conn, &err) < 0)
+      return; /* the sampler reports the connection; try next cycle */
+  }
+  list_job_t *l = calloc(1, sizeof(*l));
+  if (!l)
+    return;
+  l->conn = vs_conn_ref(b->conn);
+  if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
+    return;
+  for (int i = 0; i < l->n; i++) {
+    bi_domain_t *d = track(b, l->doms[i]);
+    if (d)
+      cycle_domain(b, d, l->doms[i]);
+  }
+  list_release(l);
+  sweep(b);
+}
+
+static void *thread_main(void *arg) {
+  vs_blockinfo_t *b = arg;
+  uint64_t next = vs_now_ns();
+  vs_lock(&b->lock);
+  while (!b->stop) {
+    vs_unlock(&b->lock);
+    cycle(b);
+    vs_lock(&b->lock);
+    /* Fixed cadence, start to start; a slow cycle skips missed ticks. */
+    uint64_t now = vs_now_ns();
+    do
+      next += b->period_ns;
+    while (next <= now);
+    while (!b->stop && vs_now_ns() < next)
+      vs_cond_wait_until(&b->wake, &b->lock, next);
+  }
+  vs_unlock(&b->lock);
+  return NULL;
+}
+
+int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
+                       uint64_t interval_ns, const vs_core_sink_t *sink,
+                       vs_blockinfo_t **ret, vs_error_t *err) {
+  vs_blockinfo_t *b = calloc(1, sizeof(*b));
+  if (!b)
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  b->cfg = cfg;
+  b->sink = *sink;
+  b->hostname = strdup(hostname);
+  b->period_ns = cfg->blockinfo_interval > 0
+                     ? (uint64_t)(cfg->blockinfo_interval * VS_NS_PER_SEC)
+                     : interval_ns;
+  b->timeout_ns = (uint64_t)(cfg->blockinfo_timeout * VS_NS_PER_SEC);
+  if (b->timeout_ns >= b->period_ns)
+    b->timeout_ns = b->period_ns / 2;
+  vs_mutex_init(&b->lock);
+  vs_cond_init(&b->wake);
+  vs_executor_opts_t eo = {.name = "vs-blkinfo",
+                           .max_workers = 1,
+                           .max_abandoned = (unsigned)cfg->max_abandoned};
+  int r = b->hostname ? vs_executor_new(&eo, &b->ex, err)
+                      : vs_error_set(err, -ENOMEM, "out of memory");
+  if (r == 0 && (r = vs_eventloop_ref(err)) < 0) {
+    vs_executor_free(b->ex, 0);
+    b->ex = NULL;
+  }
+  if (r == 0 && pthread_create(&b->thread, NULL, thread_main, b) != 0) {
+    vs_eventloop_unref();
+    r = vs_error_set(err, -EAGAIN, "cannot start the block-info thread");
+  }
+  if (r < 0) {
+    vs_executor_free(b->ex, 0);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->wake);
+    free(b->hostname);
+    free(b);
+    return r;
+  }
+  pthread_setname_np(b->thread, "vs-blockinfo");
+  *ret = b;
+  return 0;
+}
+
+void vs_blockinfo_counters(vs_blockinfo_t *b, vs_blockinfo_counters_t *ret) {
+  vs_executor_stats_t st;
+  vs_executor_stats(b->ex, &st);
+  ret->abandoned_now = st.abandoned;
+  ret->abandoned_total = st.abandoned_total;
+  ret->timeouts_total = atomic_load(&b->timeouts);
+}
+
+void vs_blockinfo_stop(vs_blockinfo_t *b) {
+  if (!b)
+    return;
+  vs_lock(&b->lock);
+  b->stop = true;
+  pthread_cond_signal(&b->wake);
+  vs_unlock(&b->lock);
+  pthread_join(b->thread, NULL);
+  vs_conn_close(b->conn, b->ex, vs_now_ns() + b->timeout_ns);
+  vs_executor_free(b->ex, 2 * VS_NS_PER_SEC);
+  for (size_t i = 0; i < b->ndoms; i++)
+    domain_clear(&b->doms[i]);
+  free(b->doms);
+  vs_eventloop_unref();
+  pthread_mutex_destroy(&b->lock);
+  pthread_cond_destroy(&b->wake);
+  free(b->hostname);
+  free(b);
+}
