@@ -43,7 +43,9 @@ struct vs_blockinfo {
   vs_core_sink_t sink;
   uint64_t period_ns, timeout_ns;
   vs_executor_t *ex;
-  vs_conn_t *conn;
+  vs_conn_t *conn;    /* the calls (read-write when arming thresholds) */
+  vs_conn_t *ev_conn; /* threshold events: a connection with event callbacks
+                         would stall its other calls behind a stuck one */
   bi_domain_t *doms;
   size_t ndoms;
   pthread_t thread;
@@ -157,6 +159,7 @@ static void bi_fn(void *arg) {
 
 static void bi_release(void *arg) {
   bi_job_t *j = arg;
+  vs_token_set(j->outstanding, false); /* also when the job never ran */
   virDomainFree(j->dom);
   vs_token_unref(j->outstanding);
   vs_domxml_devices_clear(&j->devices);
@@ -372,20 +375,24 @@ static void cycle(vs_blockinfo_t *b) {
     vs_conn_close(b->conn, b->ex, deadline);
     b->conn = NULL;
   }
-  if (!b->conn) {
-    vs_conn_opts_t o = {
-        .uri = b->cfg->uri,
-        /* Setting block thresholds needs a read-write connection. */
-        .read_only = b->cfg->block_threshold <= 0,
-        .keepalive_interval = (int)b->cfg->keepalive_interval,
-        .keepalive_count = (unsigned)b->cfg->keepalive_count,
-        .ev = {.ud = b,
-               .block_threshold =
-                   b->cfg->block_threshold > 0 ? on_threshold : NULL},
-    };
-    vs_error_t err = {0};
-    if (vs_conn_open(b->ex, &o, NULL, deadline, &b->conn, &err) < 0)
-      return; /* the sampler reports the connection; try next cycle */
+  if (b->ev_conn && vs_conn_is_closed(b->ev_conn)) {
+    vs_conn_close(b->ev_conn, b->ex, deadline);
+    b->ev_conn = NULL;
+  }
+  vs_conn_opts_t o = {
+      .uri = b->cfg->uri,
+      /* Setting block thresholds needs a read-write connection. */
+      .read_only = b->cfg->block_threshold <= 0,
+      .keepalive_interval = (int)b->cfg->keepalive_interval,
+      .keepalive_count = (unsigned)b->cfg->keepalive_count,
+  };
+  vs_error_t err = {0};
+  if (!b->conn && vs_conn_open(b->ex, &o, NULL, deadline, &b->conn, &err) < 0)
+    return; /* the sampler reports the connection; try next cycle */
+  if (!b->ev_conn && b->cfg->block_threshold > 0) {
+    o.read_only = true;
+    o.ev = (vs_conn_events_t){.ud = b, .block_threshold = on_threshold};
+    vs_conn_open(b->ex, &o, NULL, deadline, &b->ev_conn, &err);
   }
   list_job_t *l = calloc(1, sizeof(*l));
   if (!l)
@@ -482,6 +489,7 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
   vs_unlock(&b->lock);
   pthread_join(b->thread, NULL);
   vs_conn_close(b->conn, b->ex, vs_now_ns() + b->timeout_ns);
+  vs_conn_close(b->ev_conn, b->ex, vs_now_ns() + b->timeout_ns);
   vs_executor_free(b->ex, 2 * VS_NS_PER_SEC);
   for (size_t i = 0; i < b->ndoms; i++)
     domain_clear(&b->doms[i]);

@@ -153,6 +153,8 @@ static void open_release(void *arg) {
     close_now(j->c);
     vs_conn_unref(j->c);
   }
+  if (j->token) /* also when the job never ran */
+    vs_token_set(j->token, false);
   vs_token_unref(j->token);
   free(j->uri_copy);
   free(j);

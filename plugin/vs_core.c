@@ -51,6 +51,8 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
 static void drop_connection(vs_core_t *c, uint64_t deadline_ns) {
   vs_conn_close(c->conn, c->ex, deadline_ns);
   c->conn = NULL;
+  vs_conn_close(c->events_conn, c->ex, deadline_ns);
+  c->events_conn = NULL;
   /* The driver behind the URI may differ after a reconnect. */
   c->mode = c->cfg->mode;
   c->no_block_stats_flags = false;
@@ -128,14 +130,40 @@ static void on_conn_closed(void *ud, int reason) {
        close_reason(reason));
 }
 
+/* The events connection, (re)opened when missing; a failure only delays
+ * state notifications, so it is retried next round without complaint. */
+static void ensure_events(vs_core_t *c, uint64_t deadline_ns) {
+  if (!c->cfg->state_notifications)
+    return;
+  if (c->events_conn && vs_conn_is_closed(c->events_conn)) {
+    vs_conn_close(c->events_conn, c->ex, deadline_ns);
+    c->events_conn = NULL;
+  }
+  if (c->events_conn || vs_token_busy(c->open_token))
+    return;
+  vs_conn_opts_t o = {
+      .uri = c->cfg->uri,
+      .read_only = true,
+      .keepalive_interval = (int)c->cfg->keepalive_interval,
+      .keepalive_count = (unsigned)c->cfg->keepalive_count,
+      .ev = {.ud = c, .lifecycle = vs_lifecycle_event},
+  };
+  vs_error_t err = {0};
+  vs_token_set(c->open_token, true);
+  vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns,
+               &c->events_conn, &err);
+}
+
 static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
                             vs_error_t *err) {
   if (c->conn && vs_conn_is_closed(c->conn)) {
     drop_connection(c, deadline_ns);
     c->conn_lost = true;
   }
-  if (c->conn)
+  if (c->conn) {
+    ensure_events(c, deadline_ns);
     return 0;
+  }
   if (vs_token_busy(c->open_token))
     return vs_error_set(err, -ETIMEDOUT,
                         "still waiting for libvirtd to answer a connection");
@@ -144,10 +172,7 @@ static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
       .read_only = true,
       .keepalive_interval = (int)c->cfg->keepalive_interval,
       .keepalive_count = (unsigned)c->cfg->keepalive_count,
-      .ev = {.ud = c,
-             .closed = on_conn_closed,
-             .lifecycle =
-                 c->cfg->state_notifications ? vs_lifecycle_event : NULL},
+      .ev = {.ud = c, .closed = on_conn_closed},
   };
   s->calls++;
   vs_token_set(c->open_token, true);
@@ -158,6 +183,7 @@ static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
     return r;
   }
   s->connected = true;
+  ensure_events(c, deadline_ns);
   if (c->conn_lost) {
     c->conn_lost = false;
     c->reconnects++;

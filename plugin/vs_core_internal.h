@@ -24,7 +24,12 @@ struct vs_core {
   uint64_t interval_ns;
 
   vs_executor_t *ex;         /* runs every libvirt call of the read path */
-  vs_conn_t *conn;           /* NULL while disconnected */
+  vs_conn_t *conn;           /* sampling connection, NULL while disconnected */
+  /* Lifecycle events come on a connection of their own: a client with domain
+   * event callbacks gets no answer to a second call while a first one is
+   * stuck in a QEMU monitor (seen with libvirt 9.0), which would blind the
+   * careful round. NULL while disconnected or not wanted. */
+  vs_conn_t *events_conn;
   bool conn_lost;            /* a connection was lost and not yet restored */
   vs_stats_mode_t mode;      /* resolved mode; VS_MODE_AUTO until probed */
   bool no_block_stats_flags; /* driver lacks virDomainBlockStatsFlags */

@@ -44,6 +44,8 @@ static void listing_clear(vs_listing_t *l) {
 
 static void probe_release(void *arg) {
   probe_job_t *j = arg;
+  if (j->token) /* also when the job never ran */
+    vs_token_set(j->token, false);
   listing_clear(&j->l);
   vs_token_unref(j->token);
   vs_conn_unref(j->conn);

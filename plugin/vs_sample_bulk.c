@@ -223,6 +223,18 @@ static void note_bulk_time(vs_core_t *c, uint64_t took) {
   c->bulk_ns = c->bulk_ns ? (3 * c->bulk_ns + took) / 4 : took;
 }
 
+/* Wait for a slow bulk call until the deadline; give it up then. */
+static int finish_pending(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
+                          stats_job_t *pending_j, uint64_t budget_ns,
+                          uint64_t deadline_ns, vs_error_t *err) {
+  if (vs_job_wait(pending, deadline_ns) < 0)
+    return abandon_stats(s, pending, err);
+  vs_job_free(pending);
+  s->careful = false;
+  note_bulk_time(c, vs_now_ns() - (deadline_ns - budget_ns));
+  return collect_stats(c, s, pending_j, false, err);
+}
+
 /* Domains of a probed listing: tracked in the round; those whose monitor
  * is stuck for good (>= limit) are declared unresponsive, the others go to
  * doms (references) for virDomainListGetStats. Returns how many domains
@@ -263,12 +275,14 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
   uint64_t now = vs_now_ns();
   vs_listing_t *l;
   int r = vs_probe_list(c, s, true,
-                        now + (deadline_ns > now ? deadline_ns - now : 0) / 3,
+                        now + (deadline_ns > now ? deadline_ns - now : 0) / 2,
                         &l, err);
   if (r < 0) {
-    if (pending)
-      abandon_stats(s, pending, err);
-    return r;
+    /* No verdict: the bulk call may still just be slow. */
+    if (!pending)
+      return r;
+    return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
+                          err);
   }
   virDomainPtr *doms = calloc((size_t)l->n + 1, sizeof(*doms));
   if (!doms) {
@@ -300,12 +314,8 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
     for (size_t i = 0; i < nd; i++)
       virDomainFree(doms[i]);
     free(doms);
-    if (vs_job_wait(pending, deadline_ns) < 0)
-      return abandon_stats(s, pending, err);
-    vs_job_free(pending);
-    s->careful = false;
-    note_bulk_time(c, vs_now_ns() - (deadline_ns - budget_ns));
-    return collect_stats(c, s, pending_j, false, err);
+    return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
+                          err);
   }
   if (pending)
     abandon_stats(s, pending, err);

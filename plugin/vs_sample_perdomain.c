@@ -332,6 +332,7 @@ static void pd_fn(void *arg) {
 
 static void pd_release(void *arg) {
   pd_job_t *j = arg;
+  vs_token_set(j->outstanding, false); /* also when the job never ran */
   virDomainFree(j->dom);
   vs_conn_unref(j->conn);
   vs_token_unref(j->outstanding);

@@ -3,8 +3,9 @@
 #   bash tests/run-tests.sh
 # Installs what it needs, builds in a temporary directory (-Werror), checks
 # formatting and lints, runs every ctest test (unit + integration on a real
-# libvirtd, QEMU VMs and collectd), then the unit tests again under
-# ASan+UBSan and under valgrind. Exits non-zero when anything fails.
+# libvirtd, QEMU VMs and collectd; fault tests that freeze QEMUs and stop or
+# kill libvirtd), then the unit tests again under ASan+UBSan, ThreadSanitizer
+# and valgrind. Exits non-zero when anything fails.
 #
 # VIRTSCALE_BUILD_DIR=DIR  build there instead of a new temporary directory
 # VIRTSCALE_TESTS=REGEX    run only the ctest tests matching REGEX
@@ -43,6 +44,11 @@ cmake -S . -B "${work}/asan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_ASAN=O
 cmake --build "${work}/asan" -j "$(nproc)"
 (cd "${work}/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
   ctest -L unit --output-on-failure)
+
+step "unit tests under ThreadSanitizer"
+cmake -S . -B "${work}/tsan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_TSAN=ON >/dev/null
+cmake --build "${work}/tsan" -j "$(nproc)"
+(cd "${work}/tsan" && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure)
 
 step "unit tests under valgrind"
 for t in "${build}"/tests/test_*; do

@@ -293,12 +293,20 @@ def ensure_libvirtd(timeout=20):
     return handle
 
 
-def restart_libvirtd(handle=None, timeout=20):
-    """Stop the libvirtd named by the pid file, start `libvirtd -d`, wait until it answers.
+def restart_libvirtd(handle=None, timeout=20, down=0.0, kill=False):
+    """Stop the libvirtd named by the pid file, wait `down` seconds, start `libvirtd -d`,
+    wait until it answers. kill=True: SIGKILL (a crash) instead of SIGTERM.
 
     If handle started the old libvirtd, it now owns the new one instead. Returns the new PID."""
     old = libvirtd_pid()
-    terminate_pid(old, 15, "libvirtd")
+    if kill:
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(old), 10, 0.02, f"libvirtd {old} to die")
+        if os.path.exists(LIBVIRTD_PIDFILE):
+            os.unlink(LIBVIRTD_PIDFILE)  # a killed libvirtd leaves it behind
+    else:
+        terminate_pid(old, 15, "libvirtd")
+    time.sleep(down)
     new = _start_daemon("libvirtd", LIBVIRTD_PIDFILE)
     if handle is not None and handle.pids.get("libvirtd") == old:
         handle.pids["libvirtd"] = new
