@@ -219,12 +219,16 @@ static void close_release(void *arg) {
   free(j);
 }
 
-void vs_conn_close(vs_conn_t *c, vs_executor_t *ex, uint64_t deadline_ns) {
-  if (!c)
-    return;
+void vs_conn_detach(vs_conn_t *c) {
   vs_lock(&c->cb_lock);
   c->detached = true; /* from here on no callback reaches the owner */
   vs_unlock(&c->cb_lock);
+}
+
+void vs_conn_close(vs_conn_t *c, vs_executor_t *ex, uint64_t deadline_ns) {
+  if (!c)
+    return;
+  vs_conn_detach(c);
   /* Deregistering talks to libvirtd; the owner's reference is dropped on
    * the worker too, since the last unref closes the connection. */
   close_job_t *j = calloc(1, sizeof(*j));

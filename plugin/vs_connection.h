@@ -66,6 +66,10 @@ void vs_conn_call_begin(vs_conn_t *c);
 void vs_conn_call_end(vs_conn_t *c);
 unsigned vs_conn_inflight(const vs_conn_t *c);
 
+/* Stop the callbacks (none runs after this returns) without closing: for a
+ * connection retired because a call on it is stuck. */
+void vs_conn_detach(vs_conn_t *c);
+
 /* Stop the callbacks (none runs after this returns), then deregister them
  * and close the connection on a worker of ex, waiting at most until
  * deadline_ns. Drops the owner's reference. NULL-safe. */

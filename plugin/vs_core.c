@@ -48,9 +48,24 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
   return 0;
 }
 
+/* Close retired connections whose stuck calls have returned (all of them
+ * when all is set). */
+static void close_retired(vs_core_t *c, bool all, uint64_t deadline_ns) {
+  size_t out = 0;
+  for (size_t i = 0; i < c->nretired; i++) {
+    if (all || vs_conn_inflight(c->retired[i]) == 0)
+      vs_conn_close(c->retired[i], c->ex, deadline_ns);
+    else
+      c->retired[out++] = c->retired[i];
+  }
+  c->nretired = out;
+}
+
 static void drop_connection(vs_core_t *c, uint64_t deadline_ns) {
   vs_conn_close(c->conn, c->ex, deadline_ns);
   c->conn = NULL;
+  vs_conn_close(c->probe_conn, c->ex, deadline_ns);
+  c->probe_conn = NULL;
   vs_conn_close(c->events_conn, c->ex, deadline_ns);
   c->events_conn = NULL;
   /* The driver behind the URI may differ after a reconnect. */
@@ -62,8 +77,9 @@ void vs_core_free(vs_core_t *c) {
   if (!c)
     return;
   vs_blockinfo_stop(c->blockinfo);
-  if (c->conn)
-    drop_connection(c, vs_now_ns() + SHUTDOWN_WAIT_NS);
+  drop_connection(c, vs_now_ns() + SHUTDOWN_WAIT_NS);
+  close_retired(c, true, vs_now_ns() + SHUTDOWN_WAIT_NS);
+  free(c->retired);
   vs_executor_free(c->ex, SHUTDOWN_WAIT_NS);
   vs_domain_table_clear(&c->table);
   vs_token_unref(c->open_token);
@@ -130,40 +146,40 @@ static void on_conn_closed(void *ud, int reason) {
        close_reason(reason));
 }
 
-/* The events connection, (re)opened when missing; a failure only delays
- * state notifications, so it is retried next round without complaint. */
-static void ensure_events(vs_core_t *c, uint64_t deadline_ns) {
-  if (!c->cfg->state_notifications)
-    return;
-  if (c->events_conn && vs_conn_is_closed(c->events_conn)) {
-    vs_conn_close(c->events_conn, c->ex, deadline_ns);
-    c->events_conn = NULL;
+/* An auxiliary connection (probes, events), (re)opened when missing or
+ * closed; a failure is retried next round without complaint. */
+static void ensure_aux(vs_core_t *c, vs_conn_t **slot,
+                       const vs_conn_events_t *ev, uint64_t deadline_ns) {
+  if (*slot && vs_conn_is_closed(*slot)) {
+    vs_conn_close(*slot, c->ex, deadline_ns);
+    *slot = NULL;
   }
-  if (c->events_conn || vs_token_busy(c->open_token))
+  if (*slot || vs_token_busy(c->open_token))
     return;
   vs_conn_opts_t o = {
       .uri = c->cfg->uri,
       .read_only = true,
       .keepalive_interval = (int)c->cfg->keepalive_interval,
       .keepalive_count = (unsigned)c->cfg->keepalive_count,
-      .ev = {.ud = c, .lifecycle = vs_lifecycle_event},
+      .ev = *ev,
   };
   vs_error_t err = {0};
   vs_token_set(c->open_token, true);
-  vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns,
-               &c->events_conn, &err);
+  vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns, slot, &err);
 }
 
-static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
-                            vs_error_t *err) {
-  if (c->conn && vs_conn_is_closed(c->conn)) {
-    drop_connection(c, deadline_ns);
-    c->conn_lost = true;
+static void ensure_aux_all(vs_core_t *c, uint64_t deadline_ns) {
+  vs_conn_events_t none = {0};
+  ensure_aux(c, &c->probe_conn, &none, deadline_ns);
+  if (c->cfg->state_notifications) {
+    vs_conn_events_t ev = {.ud = c, .lifecycle = vs_lifecycle_event};
+    ensure_aux(c, &c->events_conn, &ev, deadline_ns);
   }
-  if (c->conn) {
-    ensure_events(c, deadline_ns);
-    return 0;
-  }
+}
+
+/* Open the sampling connection. */
+static int open_sampling(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
+                         vs_error_t *err) {
   if (vs_token_busy(c->open_token))
     return vs_error_set(err, -ETIMEDOUT,
                         "still waiting for libvirtd to answer a connection");
@@ -178,18 +194,49 @@ static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
   vs_token_set(c->open_token, true);
   int r = vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns,
                        &c->conn, err);
-  if (r < 0) {
+  if (r < 0)
     s->errors++;
-    return r;
+  return r;
+}
+
+int vs_core_replace_conn(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
+                         vs_error_t *err) {
+  if (c->conn) {
+    vs_conn_t **p = realloc(c->retired, (c->nretired + 1) * sizeof(*p));
+    if (!p)
+      return vs_error_set(err, -ENOMEM, "out of memory");
+    c->retired = p;
+    vs_conn_detach(c->conn); /* its loss is not the plugin's any more */
+    c->retired[c->nretired++] = c->conn;
+    c->conn = NULL;
   }
-  s->connected = true;
-  ensure_events(c, deadline_ns);
-  if (c->conn_lost) {
-    c->conn_lost = false;
-    c->reconnects++;
-    note(c, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
-         "connection to %s restored", vs_conn_uri(c->conn));
+  /* Each retired connection holds a worker in a stuck call: no more of
+   * them than workers may be abandoned. */
+  if (c->nretired >= (size_t)c->cfg->max_abandoned)
+    return vs_error_set(err, -EBUSY, "too many calls stuck in libvirt");
+  return open_sampling(c, s, deadline_ns, err);
+}
+
+static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
+                            vs_error_t *err) {
+  close_retired(c, false, deadline_ns);
+  if (c->conn && vs_conn_is_closed(c->conn)) {
+    drop_connection(c, deadline_ns);
+    c->conn_lost = true;
   }
+  if (!c->conn) {
+    int r = open_sampling(c, s, deadline_ns, err);
+    if (r < 0)
+      return r;
+    s->connected = true;
+    if (c->conn_lost) {
+      c->conn_lost = false;
+      c->reconnects++;
+      note(c, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
+           "connection to %s restored", vs_conn_uri(c->conn));
+    }
+  }
+  ensure_aux_all(c, deadline_ns);
   return 0;
 }
 

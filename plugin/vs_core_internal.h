@@ -23,8 +23,15 @@ struct vs_core {
   vs_core_sink_t sink;    /* immutable */
   uint64_t interval_ns;
 
-  vs_executor_t *ex;         /* runs every libvirt call of the read path */
-  vs_conn_t *conn;           /* sampling connection, NULL while disconnected */
+  vs_executor_t *ex; /* runs every libvirt call of the read path */
+  vs_conn_t *conn;   /* sampling connection, NULL while disconnected */
+  /* The monitor probes (list + job-free control info) run on a connection
+   * of their own: while a call is stuck on a connection, libvirt 9.0's
+   * client does not get a second call on it answered. For the same reason
+   * a sampling connection with a stuck call is retired and replaced. */
+  vs_conn_t *probe_conn;
+  vs_conn_t **retired; /* stuck calls still out; closed when they return */
+  size_t nretired;
   /* Lifecycle events come on a connection of their own: a client with domain
    * event callbacks gets no answer to a second call while a first one is
    * stuck in a QEMU monitor (seen with libvirt 9.0), which would blind the
@@ -69,6 +76,13 @@ void vs_core_problem(vs_sample_t *s, vs_domain_sample_t *ds, const char *msg);
  * withheld) and notify when it just became so. */
 void vs_core_unresponsive(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
                           const char *why);
+
+/* A call on the sampling connection is stuck: retire the connection (it is
+ * closed once its calls have returned) and open a new one with the given
+ * deadline. Returns 0 or a negative errno with err set (then c->conn is
+ * NULL until the next round). */
+int vs_core_replace_conn(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
+                         vs_error_t *err);
 
 /* Whether libvirt error code says "this driver cannot do that". */
 bool vs_core_code_is_unsupported(int code);

@@ -65,6 +65,8 @@ int vs_probe_list(vs_core_t *c, vs_sample_t *s, bool control,
   if (control && vs_token_busy(c->probe_token))
     return vs_error_set(err, -ETIMEDOUT,
                         "libvirtd has not answered the last probe");
+  if (!c->probe_conn)
+    return vs_error_set(err, -ETIMEDOUT, "no probe connection yet");
   probe_job_t *j = calloc(1, sizeof(*j));
   vs_listing_t *l = calloc(1, sizeof(*l));
   if (!j || !l) {
@@ -72,7 +74,7 @@ int vs_probe_list(vs_core_t *c, vs_sample_t *s, bool control,
     free(l);
     return vs_error_set(err, -ENOMEM, "out of memory");
   }
-  j->conn = vs_conn_ref(c->conn);
+  j->conn = vs_conn_ref(c->probe_conn);
   j->control = control;
   if (control) {
     j->token = vs_token_ref(c->probe_token);

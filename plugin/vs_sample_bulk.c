@@ -18,7 +18,11 @@
 typedef struct {
   vs_conn_t *conn; /* reference */
   unsigned stats, flags;
-  virDomainPtr *doms; /* NULL-terminated, owned: ListGetStats; NULL: all */
+  /* virDomainListGetStats on these domains (looked up on this job's own
+   * connection: a listing from another connection would send the call
+   * there); NULL: virConnectGetAllDomainStats */
+  unsigned char (*uuids)[VIR_UUID_BUFLEN];
+  size_t nuuids;
   unsigned char (*known)[VIR_UUID_BUFLEN]; /* sorted: vCPU count known */
   size_t nknown;
   bool want_nvcpu;
@@ -39,10 +43,28 @@ static int uuid_cmp(const void *a, const void *b) {
 static void stats_fn(void *arg) {
   stats_job_t *j = arg;
   virConnectPtr conn = vs_conn_virt(j->conn);
+  virDomainPtr *doms = NULL;
+  if (j->uuids) {
+    doms = calloc(j->nuuids + 1, sizeof(*doms));
+    size_t nd = 0;
+    for (size_t i = 0; doms && i < j->nuuids; i++) {
+      j->calls++;
+      if ((doms[nd] = virDomainLookupByUUID(conn, j->uuids[i])))
+        nd++; /* gone since it was listed: left out */
+    }
+    if (!doms || nd == 0) {
+      j->n = 0; /* nothing to sample */
+      free(doms);
+      vs_conn_call_end(j->conn);
+      return;
+    }
+  }
   j->calls++;
-  j->n = j->doms
-             ? virDomainListGetStats(j->doms, j->stats, &j->recs, j->flags)
-             : virConnectGetAllDomainStats(conn, j->stats, &j->recs, j->flags);
+  j->n = doms ? virDomainListGetStats(doms, j->stats, &j->recs, j->flags)
+              : virConnectGetAllDomainStats(conn, j->stats, &j->recs, j->flags);
+  for (virDomainPtr *d = doms; d && *d; d++)
+    virDomainFree(*d);
+  free(doms);
   j->answered_ns = vs_now_ns();
   if (j->n < 0) {
     virErrorPtr e = virGetLastError();
@@ -73,9 +95,7 @@ static void stats_release(void *arg) {
   stats_job_t *j = arg;
   if (j->recs)
     virDomainStatsRecordListFree(j->recs);
-  for (virDomainPtr *d = j->doms; d && *d; d++)
-    virDomainFree(*d);
-  free(j->doms);
+  free(j->uuids);
   free(j->known);
   free(j->nvcpu);
   vs_conn_unref(j->conn);
@@ -236,12 +256,12 @@ static int finish_pending(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
 }
 
 /* Domains of a probed listing: tracked in the round; those whose monitor
- * is stuck for good (>= limit) are declared unresponsive, the others go to
- * doms (references) for virDomainListGetStats. Returns how many domains
+ * is stuck for good (>= limit) are declared unresponsive, the UUIDs of the
+ * others go to uuids for virDomainListGetStats. Returns how many domains
  * look stuck right now (occupied >= soft_ns), or -ENOMEM. */
 static int classify(vs_core_t *c, vs_sample_t *s, const vs_listing_t *l,
-                    uint64_t limit_ns, uint64_t soft_ns, virDomainPtr *doms,
-                    size_t *nd) {
+                    uint64_t limit_ns, uint64_t soft_ns,
+                    unsigned char (*uuids)[VIR_UUID_BUFLEN], size_t *nd) {
   int stuck = 0;
   for (int i = 0; i < l->n; i++) {
     int terr;
@@ -257,8 +277,8 @@ static int classify(vs_core_t *c, vs_sample_t *s, const vs_listing_t *l,
     const char *verdict = vs_listing_verdict(l, i, limit_ns, why, sizeof(why));
     if (verdict)
       vs_core_unresponsive(c, s, ds, verdict);
-    else if (virDomainRef(l->doms[i]) == 0)
-      doms[(*nd)++] = l->doms[i];
+    else
+      memcpy(uuids[(*nd)++], ds->entry->uuid, VIR_UUID_BUFLEN);
   }
   return stuck;
 }
@@ -272,11 +292,9 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
                          stats_job_t *pending_j, uint64_t budget_ns,
                          uint64_t deadline_ns, vs_error_t *err) {
   s->careful = true;
-  uint64_t now = vs_now_ns();
   vs_listing_t *l;
-  int r = vs_probe_list(c, s, true,
-                        now + (deadline_ns > now ? deadline_ns - now : 0) / 2,
-                        &l, err);
+  int r = vs_probe_list(c, s, true, vs_part_of_remaining(deadline_ns, 1, 2), &l,
+                        err);
   if (r < 0) {
     /* No verdict: the bulk call may still just be slow. */
     if (!pending)
@@ -284,8 +302,9 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
     return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
                           err);
   }
-  virDomainPtr *doms = calloc((size_t)l->n + 1, sizeof(*doms));
-  if (!doms) {
+  unsigned char(*uuids)[VIR_UUID_BUFLEN] =
+      calloc((size_t)l->n + 1, sizeof(*uuids));
+  if (!uuids) {
     vs_listing_free(l);
     if (pending)
       abandon_stats(s, pending, err);
@@ -298,38 +317,36 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
   uint64_t soft =
       c->bulk_ns / 2 > 50 * VS_NS_PER_MS ? c->bulk_ns / 2 : 50 * VS_NS_PER_MS;
   soft = soft < limit ? soft : limit;
-  int stuck = classify(c, s, l, limit, soft, doms, &nd);
+  int stuck = classify(c, s, l, limit, soft, uuids, &nd);
   vs_listing_free(l);
-  if (stuck < 0) {
-    for (size_t i = 0; i < nd; i++)
-      virDomainFree(doms[i]);
-    free(doms);
-    if (pending)
-      abandon_stats(s, pending, err);
-    return vs_error_set(err, stuck, "out of memory");
-  }
-
-  if (pending && stuck == 0 && s->unresponsive == 0) {
+  if (stuck < 0 || (pending && stuck == 0 && s->unresponsive == 0)) {
+    free(uuids);
+    if (stuck < 0) {
+      if (pending)
+        abandon_stats(s, pending, err);
+      return vs_error_set(err, stuck, "out of memory");
+    }
     /* Slow, not stuck: its answer is as good as any. */
-    for (size_t i = 0; i < nd; i++)
-      virDomainFree(doms[i]);
-    free(doms);
     return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
                           err);
   }
-  if (pending)
+  if (pending) {
+    /* Stuck: give the call up and leave its connection to it. */
     abandon_stats(s, pending, err);
-
-  stats_job_t *j = new_stats_job(c, false);
-  if (!j || nd == 0) {
-    for (size_t i = 0; i < nd; i++)
-      virDomainFree(doms[i]);
-    free(doms);
-    if (j)
-      stats_release(j);
-    return j ? 0 : vs_error_set(err, -ENOMEM, "out of memory");
+    r = vs_core_replace_conn(c, s, vs_part_of_remaining(deadline_ns, 1, 2),
+                             err);
+    if (r < 0) {
+      free(uuids);
+      return r;
+    }
   }
-  j->doms = doms;
+  stats_job_t *j = nd ? new_stats_job(c, false) : NULL;
+  if (!j) {
+    free(uuids);
+    return nd ? vs_error_set(err, -ENOMEM, "out of memory") : 0;
+  }
+  j->uuids = uuids;
+  j->nuuids = nd;
   r = run_stats(c, s, j, false, deadline_ns, err);
   /* Another QEMU froze under this call too: the others were listed and are
    * reported next round; no domain is blamed without evidence. */
@@ -339,7 +356,7 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
 /* Whether calls of earlier rounds are still stuck or a domain is known
  * unresponsive: then every round starts with the control probe. */
 static bool suspect(const vs_core_t *c) {
-  if (vs_conn_inflight(c->conn) > 0)
+  if (c->nretired > 0 || vs_conn_inflight(c->conn) > 0)
     return true;
   for (size_t i = 0; i < c->table.n; i++)
     if (c->table.entries[i]->unresponsive)

@@ -64,7 +64,10 @@ static int balloon_field_of_tag(int tag) {
 
 /* One domain's calls: everything the worker touches is in here. */
 typedef struct {
-  virDomainPtr dom;        /* reference */
+  /* Looked up by UUID on this job's own connection: the listing comes from
+   * the probe connection, and a domain's calls go to its connection. */
+  unsigned char uuid[VIR_UUID_BUFLEN];
+  virDomainPtr dom;        /* reference, NULL until looked up */
   vs_conn_t *conn;         /* reference: counts the call in flight */
   vs_token_t *outstanding; /* reference: busy until the calls returned */
   unsigned groups;
@@ -312,8 +315,9 @@ static void sample_nics(pd_job_t *j) {
 static void pd_fn(void *arg) {
   pd_job_t *j = arg;
   unsigned groups = j->groups;
+  j->dom = virDomainLookupByUUID(vs_conn_virt(j->conn), j->uuid);
   /* The state is always read: a shut-off domain is not reported. */
-  if (sample_state(j)) {
+  if (call_ok(j, j->dom ? 0 : -1, "virDomainLookupByUUID") && sample_state(j)) {
     if (groups & VS_GROUP_CPU)
       sample_cpu(j);
     if ((groups & (VS_GROUP_BALLOON | VS_GROUP_VCPU)) || j->want_nvcpu)
@@ -333,7 +337,8 @@ static void pd_fn(void *arg) {
 static void pd_release(void *arg) {
   pd_job_t *j = arg;
   vs_token_set(j->outstanding, false); /* also when the job never ran */
-  virDomainFree(j->dom);
+  if (j->dom)
+    virDomainFree(j->dom);
   vs_conn_unref(j->conn);
   vs_token_unref(j->outstanding);
   vs_domxml_devices_clear(&j->devices);
@@ -353,8 +358,7 @@ static char **strv_copy(char **v, size_t n, bool *oom) {
   return out;
 }
 
-static pd_job_t *new_pd_job(vs_core_t *c, vs_domain_entry_t *e,
-                            virDomainPtr dom) {
+static pd_job_t *new_pd_job(vs_core_t *c, vs_domain_entry_t *e) {
   pd_job_t *j = calloc(1, sizeof(*j));
   if (!j)
     return NULL;
@@ -362,8 +366,7 @@ static pd_job_t *new_pd_job(vs_core_t *c, vs_domain_entry_t *e,
     free(j);
     return NULL;
   }
-  virDomainRef(dom);
-  j->dom = dom;
+  memcpy(j->uuid, e->uuid, VIR_UUID_BUFLEN);
   j->conn = vs_conn_ref(c->conn);
   j->outstanding = vs_token_ref(e->outstanding);
   j->groups = c->cfg->groups;
@@ -414,7 +417,7 @@ int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
   uint64_t t0 = vs_now_ns();
   uint64_t budget = deadline_ns > t0 ? deadline_ns - t0 : 0;
   /* Probe the monitors when calls of earlier rounds are still out. */
-  bool probe = vs_conn_inflight(c->conn) > 0;
+  bool probe = c->nretired > 0 || vs_conn_inflight(c->conn) > 0;
   vs_listing_t *l;
   int r = vs_probe_list(c, s, probe, t0 + budget / 4, &l, err);
   if (r < 0)
@@ -443,7 +446,9 @@ int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
     uint64_t now = vs_now_ns();
     if (now >= deadline_ns)
       break; /* out of time: the rest are sampled next round */
-    pd_job_t *j = new_pd_job(c, e, l->doms[i]);
+    if (!c->conn)
+      break; /* no sampling connection left this round */
+    pd_job_t *j = new_pd_job(c, e);
     if (!j) {
       r = -ENOMEM;
       break;
@@ -460,6 +465,11 @@ int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
       snprintf(why, sizeof(why), "its calls did not answer within %.2f s",
                (double)(until - now) / VS_NS_PER_SEC);
       vs_core_unresponsive(c, s, ds, why);
+      /* The connection has a stuck call now: the next domains need another. */
+      now = vs_now_ns();
+      if (vs_core_replace_conn(c, s, vs_part_of_remaining(deadline_ns, 1, 2),
+                               err) < 0)
+        break;
       continue;
     }
     bool gone = j->gone;

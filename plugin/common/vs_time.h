@@ -20,3 +20,11 @@ static inline uint64_t vs_wall_ns(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * VS_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
+
+/* The monotonic time a fraction (num/den) of the way from now to deadline_ns;
+ * now when the deadline has passed. */
+static inline uint64_t vs_part_of_remaining(uint64_t deadline_ns, unsigned num,
+                                            unsigned den) {
+  uint64_t now = vs_now_ns();
+  return deadline_ns > now ? now + (deadline_ns - now) / den * num : now;
+}
