@@ -44,8 +44,8 @@ struct vs_blockinfo {
   uint64_t period_ns, timeout_ns;
   vs_executor_t *ex;
   vs_conn_t *conn;    /* the calls (read-write when arming thresholds) */
-  vs_conn_t *ev_conn; /* threshold events: a connection with event callbacks
-                         would stall its other calls behind a stuck one */
+  vs_conn_t *ev_conn; /* threshold events, kept off the connection whose
+                         calls can get stuck */
   bi_domain_t *doms;
   size_t ndoms;
   pthread_t thread;

@@ -27,15 +27,14 @@ struct vs_core {
   vs_conn_t *conn;   /* sampling connection, NULL while disconnected */
   /* The monitor probes (list + job-free control info) run on a connection
    * of their own: while a call is stuck on a connection, libvirt 9.0's
-   * client does not get a second call on it answered. For the same reason
-   * a sampling connection with a stuck call is retired and replaced. */
+   * client may not send a second call on it. For the same reason a sampling
+   * connection with a stuck call is retired and replaced. */
   vs_conn_t *probe_conn;
   vs_conn_t **retired; /* stuck calls still out; closed when they return */
   size_t nretired;
-  /* Lifecycle events come on a connection of their own: a client with domain
-   * event callbacks gets no answer to a second call while a first one is
-   * stuck in a QEMU monitor (seen with libvirt 9.0), which would blind the
-   * careful round. NULL while disconnected or not wanted. */
+  /* Lifecycle events come on a connection of their own, which never carries
+   * a call that can get stuck (and is never retired with the sampling one).
+   * NULL while disconnected or not wanted. */
   vs_conn_t *events_conn;
   bool conn_lost;            /* a connection was lost and not yet restored */
   vs_stats_mode_t mode;      /* resolved mode; VS_MODE_AUTO until probed */

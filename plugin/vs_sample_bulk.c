@@ -2,7 +2,7 @@
  * for every running domain. When that call does not answer in time (a QEMU
  * froze under it), the round goes on carefully: list the domains and ask
  * each for its monitor state with the job-free virDomainGetControlInfo, then
- * virDomainListGetStats for the responsive ones only. */
+ * sample again on a connection without stuck calls (see careful_round). */
 #include <errno.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
@@ -18,11 +18,6 @@
 typedef struct {
   vs_conn_t *conn; /* reference */
   unsigned stats, flags;
-  /* virDomainListGetStats on these domains (looked up on this job's own
-   * connection: a listing from another connection would send the call
-   * there); NULL: virConnectGetAllDomainStats */
-  unsigned char (*uuids)[VIR_UUID_BUFLEN];
-  size_t nuuids;
   unsigned char (*known)[VIR_UUID_BUFLEN]; /* sorted: vCPU count known */
   size_t nknown;
   bool want_nvcpu;
@@ -43,28 +38,8 @@ static int uuid_cmp(const void *a, const void *b) {
 static void stats_fn(void *arg) {
   stats_job_t *j = arg;
   virConnectPtr conn = vs_conn_virt(j->conn);
-  virDomainPtr *doms = NULL;
-  if (j->uuids) {
-    doms = calloc(j->nuuids + 1, sizeof(*doms));
-    size_t nd = 0;
-    for (size_t i = 0; doms && i < j->nuuids; i++) {
-      j->calls++;
-      if ((doms[nd] = virDomainLookupByUUID(conn, j->uuids[i])))
-        nd++; /* gone since it was listed: left out */
-    }
-    if (!doms || nd == 0) {
-      j->n = 0; /* nothing to sample */
-      free(doms);
-      vs_conn_call_end(j->conn);
-      return;
-    }
-  }
   j->calls++;
-  j->n = doms ? virDomainListGetStats(doms, j->stats, &j->recs, j->flags)
-              : virConnectGetAllDomainStats(conn, j->stats, &j->recs, j->flags);
-  for (virDomainPtr *d = doms; d && *d; d++)
-    virDomainFree(*d);
-  free(doms);
+  j->n = virConnectGetAllDomainStats(conn, j->stats, &j->recs, j->flags);
   j->answered_ns = vs_now_ns();
   if (j->n < 0) {
     virErrorPtr e = virGetLastError();
@@ -95,7 +70,6 @@ static void stats_release(void *arg) {
   stats_job_t *j = arg;
   if (j->recs)
     virDomainStatsRecordListFree(j->recs);
-  free(j->uuids);
   free(j->known);
   free(j->nvcpu);
   vs_conn_unref(j->conn);
@@ -256,12 +230,11 @@ static int finish_pending(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
 }
 
 /* Domains of a probed listing: tracked in the round; those whose monitor
- * is stuck for good (>= limit) are declared unresponsive, the UUIDs of the
- * others go to uuids for virDomainListGetStats. Returns how many domains
- * look stuck right now (occupied >= soft_ns), or -ENOMEM. */
+ * is stuck for good (>= limit) are declared unresponsive (their records are
+ * dropped from the round). Returns how many domains look stuck right now
+ * (occupied >= soft_ns), or -ENOMEM. */
 static int classify(vs_core_t *c, vs_sample_t *s, const vs_listing_t *l,
-                    uint64_t limit_ns, uint64_t soft_ns,
-                    unsigned char (*uuids)[VIR_UUID_BUFLEN], size_t *nd) {
+                    uint64_t limit_ns, uint64_t soft_ns) {
   int stuck = 0;
   for (int i = 0; i < l->n; i++) {
     int terr;
@@ -277,17 +250,16 @@ static int classify(vs_core_t *c, vs_sample_t *s, const vs_listing_t *l,
     const char *verdict = vs_listing_verdict(l, i, limit_ns, why, sizeof(why));
     if (verdict)
       vs_core_unresponsive(c, s, ds, verdict);
-    else
-      memcpy(uuids[(*nd)++], ds->entry->uuid, VIR_UUID_BUFLEN);
   }
   return stuck;
 }
 
-/* The careful round: list the domains and probe their monitors (job-free),
- * then, if the bulk call (pending, may be NULL) is stuck on a monitor or
- * calls of earlier rounds are, virDomainListGetStats on every domain but the
- * unresponsive ones; NOWAIT keeps it off a domain whose job the stuck call
- * holds. A bulk call that is merely slow is waited for instead. */
+/* The careful round: list the domains and probe their monitors (job-free).
+ * If the bulk call (pending, may be NULL) is stuck on a monitor, or calls of
+ * earlier rounds are, sample again on a connection without stuck calls: the
+ * stuck call holds its domain's job, so NOWAIT passes that domain by; the
+ * unresponsive domains' records are dropped. A bulk call that is merely slow
+ * is waited for instead. */
 static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
                          stats_job_t *pending_j, uint64_t budget_ns,
                          uint64_t deadline_ns, vs_error_t *err) {
@@ -302,51 +274,34 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
     return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
                           err);
   }
-  unsigned char(*uuids)[VIR_UUID_BUFLEN] =
-      calloc((size_t)l->n + 1, sizeof(*uuids));
-  if (!uuids) {
-    vs_listing_free(l);
-    if (pending)
-      abandon_stats(s, pending, err);
-    return vs_error_set(err, -ENOMEM, "out of memory");
-  }
-  size_t nd = 0;
   uint64_t limit = vs_core_unresponsive_after(c, budget_ns);
   /* A healthy monitor answers a bulk call's commands in milliseconds: one
    * busy for half the usual whole call is what the call is stuck on. */
   uint64_t soft =
       c->bulk_ns / 2 > 50 * VS_NS_PER_MS ? c->bulk_ns / 2 : 50 * VS_NS_PER_MS;
   soft = soft < limit ? soft : limit;
-  int stuck = classify(c, s, l, limit, soft, uuids, &nd);
+  int stuck = classify(c, s, l, limit, soft);
   vs_listing_free(l);
-  if (stuck < 0 || (pending && stuck == 0 && s->unresponsive == 0)) {
-    free(uuids);
-    if (stuck < 0) {
-      if (pending)
-        abandon_stats(s, pending, err);
-      return vs_error_set(err, stuck, "out of memory");
-    }
+  if (stuck < 0) {
+    if (pending)
+      abandon_stats(s, pending, err);
+    return vs_error_set(err, stuck, "out of memory");
+  }
+  if (pending && stuck == 0 && s->unresponsive == 0)
     /* Slow, not stuck: its answer is as good as any. */
     return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
                           err);
-  }
   if (pending) {
     /* Stuck: give the call up and leave its connection to it. */
     abandon_stats(s, pending, err);
     r = vs_core_replace_conn(c, s, vs_part_of_remaining(deadline_ns, 1, 2),
                              err);
-    if (r < 0) {
-      free(uuids);
+    if (r < 0)
       return r;
-    }
   }
-  stats_job_t *j = nd ? new_stats_job(c, false) : NULL;
-  if (!j) {
-    free(uuids);
-    return nd ? vs_error_set(err, -ENOMEM, "out of memory") : 0;
-  }
-  j->uuids = uuids;
-  j->nuuids = nd;
+  stats_job_t *j = new_stats_job(c, false);
+  if (!j)
+    return vs_error_set(err, -ENOMEM, "out of memory");
   r = run_stats(c, s, j, false, deadline_ns, err);
   /* Another QEMU froze under this call too: the others were listed and are
    * reported next round; no domain is blamed without evidence. */

@@ -11,11 +11,9 @@
 3. libvirtd killed and restarted after 8 s: seconds from libvirtd answering again to the
    first value of every VM (target <= 1 interval)."""
 import argparse
-import glob
 import os
 import statistics
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rig"))
@@ -33,38 +31,16 @@ def block(*lines):
             + "".join(f"  {ln}\n" for ln in lines) + "</Plugin>\n")
 
 
-def cpu_ns(pid):
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
-
-
 def freeze(vms, names, seconds):
     victim, others = names[len(names) // 2], [n for n in names if n != names[len(names) // 2]]
     with rig.Collectd(plugin_dir(), block(), interval=INTERVAL, hostname="hv-bench") as cd:
         cd.start()
         time.sleep(8)
         base = cd.thread_count()
-        counts, stop = [], threading.Event()
-
-        def watch():
-            while not stop.is_set():
-                counts.append(cd.thread_count())
-                time.sleep(0.25)
-
-        w = threading.Thread(target=watch)
-        w.start()
-        with rig.stopped(vms.qemu_pid(victim)):
+        with rig.thread_counts(cd) as counts, rig.stopped(vms.qemu_pid(victim)):
             t0 = time.time()
             time.sleep(seconds)
             t1 = time.time()
-        stop.set()
-        w.join()
         time.sleep(3)
         cd.stop()
         expected = int((t1 - t0) / INTERVAL) * len(others)
@@ -83,9 +59,9 @@ def cpu(label, conf, seconds=20):
     with rig.Collectd(plugin_dir(), conf, interval=INTERVAL, csv=False) as cd:
         cd.start()
         time.sleep(5)
-        c0, l0, t0 = cpu_ns(cd.pid), cpu_ns(libvirtd), time.monotonic()
+        c0, l0, t0 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(libvirtd), time.monotonic()
         time.sleep(seconds)
-        c1, l1, t1 = cpu_ns(cd.pid), cpu_ns(libvirtd), time.monotonic()
+        c1, l1, t1 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(libvirtd), time.monotonic()
         cd.stop()
     n = (t1 - t0) / INTERVAL
     cm, lm = (c1 - c0) / 1e6 / n, (l1 - l0) / 1e6 / n

@@ -19,7 +19,6 @@ CPU time comes from /proc/PID/task/*/schedstat (nanoseconds) over a window that 
 after a 3 s warm-up; libvirtd's idle CPU over the same length is measured first and
 subtracted. This prints figures; it asserts nothing."""
 import argparse
-import glob
 import os
 import statistics
 import sys
@@ -34,18 +33,6 @@ EXTRA_STATS = ("cpu_util disk disk_allocation disk_capacity disk_physical domain
                "memory pcpu vcpu")
 
 
-def cpu_ns(pid):
-    """CPU time of all live threads of pid, in ns (schedstat's first field)."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass  # a thread ended between glob and open
-    return total
-
-
 NETWORK = ('LoadPlugin network\n<Plugin network>\n  Server "127.0.0.1" "25826"\n'
            "</Plugin>\n")
 
@@ -55,10 +42,10 @@ def measure(conf, seconds, csv):
     with rig.Collectd(plugin_dir(), NETWORK + conf, interval=INTERVAL, csv=csv) as cd:
         cd.start()
         time.sleep(WARMUP)
-        c0, l0, t0 = cpu_ns(cd.pid), cpu_ns(libvirtd), time.monotonic()
+        c0, l0, t0 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(libvirtd), time.monotonic()
         threads = cd.thread_count()
         time.sleep(seconds)
-        c1, l1, t1 = cpu_ns(cd.pid), cpu_ns(libvirtd), time.monotonic()
+        c1, l1, t1 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(libvirtd), time.monotonic()
         nvalues = len(cd.collectdctl("listval").splitlines())
         log = cd.log()
         cd.stop()
@@ -94,9 +81,9 @@ def main():
         vms.create()
         time.sleep(2)
         pid = rig.libvirtd_pid()
-        i0 = cpu_ns(pid)
+        i0 = rig.proc_cpu_ns(pid)
         time.sleep(a.seconds / 2)
-        idle = (cpu_ns(pid) - i0) / 1e6 / (a.seconds / 2 / INTERVAL)
+        idle = (rig.proc_cpu_ns(pid) - i0) / 1e6 / (a.seconds / 2 / INTERVAL)
         print(f"libvirtd idle: {idle:.2f} ms per interval (subtracted below)", flush=True)
 
         results = {k: [] for k in confs}

@@ -12,7 +12,6 @@
 """
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
@@ -45,24 +44,12 @@ def main():
             cd.start()
             time.sleep(6 * INTERVAL)  # VMs past their firmware, steady rounds
             base_threads = cd.thread_count()
-            counts = []
-            stop = threading.Event()
-
-            def watch():
-                while not stop.is_set():
-                    counts.append(cd.thread_count())
-                    time.sleep(0.25)
-
-            w = threading.Thread(target=watch)
-            w.start()
-            pid = vms.qemu_pid(victim)
-            with rig.stopped(pid):
-                t_freeze = time.time()
-                time.sleep(FREEZE)
-                t_thaw = time.time()
-            time.sleep(5 * INTERVAL)
-            stop.set()
-            w.join()
+            with rig.thread_counts(cd) as counts:
+                with rig.stopped(vms.qemu_pid(victim)):
+                    t_freeze = time.time()
+                    time.sleep(FREEZE)
+                    t_thaw = time.time()
+                time.sleep(5 * INTERVAL)
             cd.stop()
             log = cd.log()
 

@@ -116,6 +116,40 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_cpu_ns(pid):
+    """CPU time of all live threads of pid in ns (schedstat's first field), finer than
+    proc_cpu_seconds() for per-interval figures."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread ended between glob and open
+    return total
+
+
+@contextmanager
+def thread_counts(collectd, period=0.25):
+    """Sample collectd's thread count every period seconds while the with block runs;
+    yields the list the counts are appended to."""
+    import threading
+    counts, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            counts.append(collectd.thread_count())
+            time.sleep(period)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        w.join()
+
+
 def pid_alive(pid):
     """True if pid exists and is not a zombie."""
     try:
