@@ -38,6 +38,7 @@ typedef struct {
   char *key; /* pending key of the innermost object (owned) */
   size_t key_offset;
   bool nomem, too_deep;
+  size_t deep_offset; /* where the container that went too deep opens */
 } builder_t;
 
 static void node_free(node_t *n) {
@@ -176,6 +177,7 @@ static int on_key(void *ctx, const unsigned char *s, size_t len) {
 static int open_container(builder_t *b, ntype_t type) {
   if (b->depth == MAX_DEPTH) {
     b->too_deep = true;
+    b->deep_offset = consumed(b) - 1;
     return 0;
   }
   node_t *n = new_node(b, type, consumed(b) - 1);
@@ -476,7 +478,7 @@ int vs_start_plan_parse(const char *text, size_t len, const char *name,
   if (b.nomem) {
     r = vs_error_set(err, -ENOMEM, "out of memory");
   } else if (b.too_deep) {
-    r = fail_at(&p, at, "nested deeper than %d levels", MAX_DEPTH);
+    r = fail_at(&p, b.deep_offset, "nested deeper than %d levels", MAX_DEPTH);
   } else if (st != yajl_status_ok) {
     unsigned char *msg = yajl_get_error(b.h, 0, NULL, 0);
     char *nl = strchr((char *)msg, '\n');
