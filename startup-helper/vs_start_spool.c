@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,11 +258,10 @@ static int read_lines(int fd, char ***ret, size_t *n, size_t *damaged) {
 int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
                     vs_spool_stats_t *stats, vs_error_t *err) {
   memset(stats, 0, sizeof(*stats));
-  size_t plen = strlen(s->dir) + 64;
-  _cleanup_free_ char *path = malloc(plen);
-  _cleanup_free_ char *rejected = malloc(plen);
-  if (!path || !rejected)
-    return vs_error_set(err, -ENOMEM, "out of memory");
+  char path[PATH_MAX], rejected[PATH_MAX];
+  const size_t plen = sizeof(path);
+  if (strlen(s->dir) + 64 > plen)
+    return vs_error_set(err, -ENAMETOOLONG, "spool %s: path too long", s->dir);
   snprintf(path, plen, "%s/.lock", s->dir);
   snprintf(rejected, plen, "%s/rejected.log", s->dir);
   _cleanup_fd_ int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
