@@ -162,7 +162,8 @@ static void *worker(void *arg) {
   uint64_t now = vs_now_ns();
   if (rc < 0)
     vs_error_set_virt(&err, -EIO, "start failed");
-  vs_virt_pool_put(b->pool, idx);
+  if (!console) /* the console is opened on the same connection below */
+    vs_virt_pool_put(b->pool, idx);
 
   pthread_mutex_lock(&b->lock);
   vm->t.create_end = now;
@@ -173,12 +174,14 @@ static void *worker(void *arg) {
       vm->t.create_start + (uint64_t)(vm->timeout_s * (double)VS_NS_PER_SEC);
   pthread_mutex_unlock(&b->lock);
   if (rc < 0) {
+    if (console)
+      vs_virt_pool_put(b->pool, idx);
     snprintf(why, sizeof(why), "%s", err.msg);
     goto done;
   }
 
   if (console) {
-    conn = vs_virt_pool_get(b->pool, &idx);
+    /* A stream must belong to the domain's own connection. */
     int r = vs_console_probe_start(conn, dom, vm->ready.text, on_console, a,
                                    &probe, &err);
     if (r == 0 && virDomainResume(dom) < 0)
@@ -379,6 +382,13 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
   b->n_groups = n_groups;
   b->conf = *conf;
   b->pool = pool;
+  /* The cond waits on CLOCK_MONOTONIC deadlines (vs_now_ns()). */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&b->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&b->lock, NULL);
   b->aux = calloc(n ? n : 1, sizeof(*b->aux));
   if (!b->aux)
     return vs_error_set(err, -ENOMEM, "out of memory");
@@ -395,12 +405,6 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
     return r;
   b->connections = pool->n;
 
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&b->cond, &ca);
-  pthread_condattr_destroy(&ca);
-  pthread_mutex_init(&b->lock, NULL);
   if ((r = vs_virt_pool_watch(pool, on_lifecycle, b, err)) < 0)
     return r;
 
@@ -487,7 +491,7 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
 }
 
 void vs_batch_clear(vs_batch_t *b) {
-  if (!b || !b->aux)
+  if (!b || !b->pool)
     return;
   if (b->pool)
     vs_virt_pool_unwatch(b->pool);
@@ -497,4 +501,5 @@ void vs_batch_clear(vs_batch_t *b) {
   free(b->trace);
   b->aux = NULL;
   b->trace = NULL;
+  b->pool = NULL;
 }

@@ -39,7 +39,7 @@ int vs_collectd_vm_lines(const vs_vm_t *vm, uint64_t t0, uint64_t wall0,
                               .plugin = VS_START_PLUGIN,
                               .type = "duration",
                               .type_instance = vs_phase_name(p)};
-    int n = vs_unixsock_putval(line, sizeof(line), &id,
+    int n = vs_unixsock_putval(line, sizeof(line), &id, VS_START_VALUE_INTERVAL,
                                wall_of(phase_end(&vm->t, p), t0, wall0), secs);
     if (n < 0)
       return n;
@@ -73,7 +73,8 @@ static int put(const char *host, const char *type, const char *inst,
                             .plugin = VS_START_PLUGIN,
                             .type = type,
                             .type_instance = inst};
-  int n = vs_unixsock_putval(line, sizeof(line), &id, time, value);
+  int n = vs_unixsock_putval(line, sizeof(line), &id, VS_START_VALUE_INTERVAL,
+                             time, value);
   return n < 0 ? n : fn(ctx, line);
 }
 

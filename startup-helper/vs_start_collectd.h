@@ -28,6 +28,14 @@
 
 #define VS_START_PLUGIN "virtscale_start"
 
+/* Interval the one-shot values are sent with (seconds). collectd forgets a
+ * value Timeout (2) x its interval after it arrived: with collectd's own
+ * interval (10 s) a boot timing would vanish from GETVAL, write_prometheus
+ * and the like seconds after the boot. An hour keeps it for two; the
+ * threshold example's `Interesting false` keeps it from being reported as
+ * missing afterwards. */
+#define VS_START_VALUE_INTERVAL 3600.0
+
 /* Receives one command line; returns 0 or a negative errno. */
 typedef int (*vs_line_fn)(void *ctx, const char *line);
 

@@ -49,12 +49,16 @@ static int ident_string(char *dst, size_t size, const vs_unixsock_ident_t *id) {
 }
 
 int vs_unixsock_putval(char *dst, size_t size, const vs_unixsock_ident_t *id,
-                       double time, double value) {
+                       double interval, double time, double value) {
   char ident[1024], quoted[2100];
   if (ident_string(ident, sizeof(ident), id) < 0 ||
       vs_unixsock_quote(quoted, sizeof(quoted), ident) < 0)
     return -E2BIG;
-  int n = snprintf(dst, size, "PUTVAL %s %.3f:%.6f", quoted, time, value);
+  char opt[48] = "";
+  if (interval > 0)
+    snprintf(opt, sizeof(opt), " interval=%.3f", interval);
+  int n =
+      snprintf(dst, size, "PUTVAL %s%s %.3f:%.6f", quoted, opt, time, value);
   if (n < 0 || (size_t)n >= size || n > VS_UNIXSOCK_LINE_MAX)
     return -E2BIG;
   return n;

@@ -32,11 +32,12 @@ typedef struct {
   const char *host, *plugin, *plugin_instance, *type, *type_instance;
 } vs_unixsock_ident_t;
 
-/* Build `PUTVAL "host/plugin[-pinst]/type[-tinst]" TIME:VALUE` (no newline)
- * into dst. time is seconds since the epoch. Returns the length or -E2BIG
- * when it would not fit in size or in VS_UNIXSOCK_LINE_MAX. */
+/* Build `PUTVAL "host/plugin[-pinst]/type[-tinst]" interval=I TIME:VALUE`
+ * (no newline) into dst; interval <= 0 leaves the option out (collectd's
+ * own interval then). time is seconds since the epoch. Returns the length
+ * or -E2BIG when it would not fit in size or in VS_UNIXSOCK_LINE_MAX. */
 int vs_unixsock_putval(char *dst, size_t size, const vs_unixsock_ident_t *id,
-                       double time, double value);
+                       double interval, double time, double value);
 
 /* Build `PUTNOTIF severity=S time=T host="..." plugin="..." ...
  * message="..."`; severity is "failure", "warning" or "okay". A message

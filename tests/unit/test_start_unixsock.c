@@ -77,7 +77,7 @@ static void test_putval(void **state) {
                             .plugin = "virtscale_start",
                             .type = "duration",
                             .type_instance = "ready"};
-  int n = vs_unixsock_putval(line, sizeof(line), &id, 1700000000.1234, 5.25);
+  int n = vs_unixsock_putval(line, sizeof(line), &id, 0, 1700000000.1234, 5.25);
   assert_true(n > 0);
   assert_string_equal(line, "PUTVAL \"vm \\\"1\\\" \\\\ \xc3\xbc/"
                             "virtscale_start/duration-ready\" "
@@ -85,21 +85,23 @@ static void test_putval(void **state) {
   /* Instances are optional. */
   vs_unixsock_ident_t id2 = {
       .host = "h", .plugin = "p", .plugin_instance = "pi", .type = "count"};
-  vs_unixsock_putval(line, sizeof(line), &id2, 1, 2);
-  assert_string_equal(line, "PUTVAL \"h/p-pi/count\" 1.000:2.000000");
+  vs_unixsock_putval(line, sizeof(line), &id2, 10, 1, 2);
+  assert_string_equal(line,
+                      "PUTVAL \"h/p-pi/count\" interval=10.000 1.000:2.000000");
   /* The longest safe host (127 bytes of quotes) still fits one line. */
   char host[VS_IDENT_MAX];
   memset(host, '"', VS_IDENT_MAX - 1);
   host[VS_IDENT_MAX - 1] = '\0';
   id.host = host;
-  n = vs_unixsock_putval(line, sizeof(line), &id, 1700000000, 1);
+  n = vs_unixsock_putval(line, sizeof(line), &id, 3600, 1700000000, 1);
   assert_true(n > 0 && n <= VS_UNIXSOCK_LINE_MAX);
   /* A line collectd would split is refused. */
   char huge[700];
   memset(huge, '\\', sizeof(huge) - 1);
   huge[sizeof(huge) - 1] = '\0';
   id.host = huge;
-  assert_int_equal(vs_unixsock_putval(line, sizeof(line), &id, 1, 1), -E2BIG);
+  assert_int_equal(vs_unixsock_putval(line, sizeof(line), &id, 0, 1, 1),
+                   -E2BIG);
 }
 
 static void test_putnotif(void **state) {
@@ -258,16 +260,23 @@ static void test_vm_lines(void **state) {
   sink_t s = {0};
   assert_int_equal(vs_collectd_vm_lines(&vm, T0, WALL0, collect, &s), 0);
   assert_int_equal(s.n, 5);
-  assert_string_equal(s.lines[0], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
-                                  "duration-wait\" 1700000002.000:2.000000");
-  assert_string_equal(s.lines[1], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
-                                  "duration-create\" 1700000003.000:1.000000");
-  assert_string_equal(s.lines[2], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
-                                  "duration-running\" 1700000003.000:1.000000");
-  assert_string_equal(s.lines[3], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
-                                  "duration-ready\" 1700000007.000:5.000000");
-  assert_string_equal(s.lines[4], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
-                                  "duration-total\" 1700000007.000:7.000000");
+  assert_string_equal(
+      s.lines[0], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
+                  "duration-wait\" interval=3600.000 1700000002.000:2.000000");
+  assert_string_equal(
+      s.lines[1],
+      "PUTVAL \"web \\\"1\\\"/virtscale_start/"
+      "duration-create\" interval=3600.000 1700000003.000:1.000000");
+  assert_string_equal(
+      s.lines[2],
+      "PUTVAL \"web \\\"1\\\"/virtscale_start/"
+      "duration-running\" interval=3600.000 1700000003.000:1.000000");
+  assert_string_equal(
+      s.lines[3], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
+                  "duration-ready\" interval=3600.000 1700000007.000:5.000000");
+  assert_string_equal(
+      s.lines[4], "PUTVAL \"web \\\"1\\\"/virtscale_start/"
+                  "duration-total\" interval=3600.000 1700000007.000:7.000000");
 
   /* A failed VM: the phases it reached, and a FAILURE notification. */
   vs_vm_t bad = {.name = "db/1",
@@ -326,16 +335,21 @@ static void test_batch_lines(void **state) {
   sink_t s = {0};
   assert_int_equal(vs_collectd_batch_lines(&b, "hv 1", collect, &s), 0);
   assert_string_equal(s.lines[0], "PUTVAL \"hv 1/virtscale_start/count-vms\" "
-                                  "1700000004.000:2.000000");
-  assert_string_equal(s.lines[2], "PUTVAL \"hv 1/virtscale_start/"
-                                  "count-failed\" 1700000004.000:1.000000");
-  assert_string_equal(s.lines[3], "PUTVAL \"hv 1/virtscale_start/"
-                                  "count-bound\" 1700000004.000:3.000000");
-  assert_string_equal(s.lines[4], "PUTVAL \"hv 1/virtscale_start/"
-                                  "duration-wall\" 1700000004.000:4.000000");
+                                  "interval=3600.000 1700000004.000:2.000000");
+  assert_string_equal(
+      s.lines[2], "PUTVAL \"hv 1/virtscale_start/"
+                  "count-failed\" interval=3600.000 1700000004.000:1.000000");
+  assert_string_equal(
+      s.lines[3], "PUTVAL \"hv 1/virtscale_start/"
+                  "count-bound\" interval=3600.000 1700000004.000:3.000000");
+  assert_string_equal(
+      s.lines[4], "PUTVAL \"hv 1/virtscale_start/"
+                  "duration-wall\" interval=3600.000 1700000004.000:4.000000");
   bool found_total = false;
   for (size_t i = 0; i < s.n; i++)
-    if (strstr(s.lines[i], "duration-total_p95\" 1700000004.000:4.000000"))
+    if (strstr(
+            s.lines[i],
+            "duration-total_p95\" interval=3600.000 1700000004.000:4.000000"))
       found_total = true;
   assert_true(found_total);
   assert_non_null(strstr(s.lines[s.n - 1], "PUTNOTIF severity=warning"));
