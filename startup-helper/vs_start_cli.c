@@ -416,12 +416,14 @@ int vs_start_cli_parse(int argc, char **argv, vs_start_opts_t *opts,
       replace_str(&opts->out_prefix, "virtscale-sweep", err) < 0)
     return -ENOMEM;
 
+  /* getopt moved the domain arguments behind the options: number them
+   * among themselves, which is what the user can count. */
   for (int i = optind; i < sub_argc; i++) {
-    char where[32];
+    char where[40];
     if (!*sub_argv[i])
-      return vs_error_set(err, -EINVAL, "argument %d: empty domain name",
-                          i + first - 1);
-    snprintf(where, sizeof(where), "argument %d", i + first - 1);
+      return vs_error_set(err, -EINVAL, "domain argument %d: empty name",
+                          i - optind + 1);
+    snprintf(where, sizeof(where), "domain argument %d", i - optind + 1);
     if (vs_start_opts_add_target(opts, sub_argv[i], 0, where) < 0)
       return vs_error_set(err, -ENOMEM, "out of memory");
   }

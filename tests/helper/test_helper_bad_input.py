@@ -11,6 +11,9 @@ import tempfile
 from helpertest import Checks, domstate, rig, run
 
 
+UNKNOWN_LINE_START = '  {"domains": ["'
+
+
 def main():
     c = Checks("start_bad_input")
     work = tempfile.mkdtemp(prefix="vs-bad-")
@@ -34,7 +37,7 @@ def main():
             f.write('{\n  "max_parallel": -2,\n  "domains": ["%s"]\n}\n' % a)
         common = ["--collectd-socket", cd.socket, "--spool", spool]
         cases = [
-            ([a, "no-such-vm"], "argument 2: unknown domain 'no-such-vm'"),
+            ([a, "no-such-vm"], "domain argument 2: unknown domain 'no-such-vm'"),
             (["--max-parallel", "-1", a], "--max-parallel '-1': expected a whole number"),
             (["--max-parallel", "lots", a], "--max-parallel 'lots'"),
             (["--spacing", "abc", a], "--spacing 'abc': expected milliseconds"),
@@ -45,14 +48,14 @@ def main():
             (["--bogus-flag", a], "unknown option '--bogus-flag'"),
             (["--plan", plan_syntax], f"{plan_syntax}:4:"),
             (["--plan", plan_unknown],
-             f"{plan_unknown}:3:{len('  {\"domains\": [\"') + len(b) + 4}: unknown domain "
+             f"{plan_unknown}:3:{len(UNKNOWN_LINE_START) + len(b) + 4}: unknown domain "
              f"'no-such-vm'"),
             (["--plan", plan_meaning], f"{plan_meaning}:2:19: max_parallel: expected"),
             (["--plan", os.path.join(work, "missing.json")], "No such file or directory"),
             (["--match", "^no-such-prefix"], "no defined, inactive domain matches"),
             (["--match", "(", a], "--match '(':"),
-            ([a, running], f"argument 2: domain '{running}' is already running"),
-            ([a, a], f"argument 2: domain '{a}' is named twice"),
+            ([a, running], f"domain argument 2: domain '{running}' is already running"),
+            ([a, a], f"domain argument 2: domain '{a}' is named twice"),
             ([a, "--spool", not_a_dir], "not a directory"),
             ([], "nothing to start"),
         ]

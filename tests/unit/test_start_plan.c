@@ -225,7 +225,7 @@ static void test_cli(void **state) {
   assert_false(o.auto_parallel);
   assert_int_equal(o.n_targets, 2);
   assert_string_equal(o.targets[1].name, "vm 2");
-  assert_string_equal(o.targets[1].where, "argument 10");
+  assert_string_equal(o.targets[1].where, "domain argument 2");
   assert_int_equal(o.hold, VS_HOLD_READY);
   assert_string_equal(o.socket_path, VS_START_DEFAULT_SOCKET);
   vs_start_opts_free(&o);
