@@ -23,6 +23,7 @@ struct vs_batch_aux {
   pthread_t th;
   bool thread_started, joined;
   bool slot_held;    /* holds a throttle slot (main thread's bookkeeping) */
+  uint64_t acquired; /* when it took the slot */
   bool reported;     /* on_done called */
   bool paused_start; /* started paused (console probe), resumed after */
   bool stopped;      /* a lifecycle event said it stopped while starting */
@@ -309,8 +310,7 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     vs_vm_t *vm = &b->vms[i];
     if (a->slot_held && vm->t.released) {
       a->slot_held = false;
-      vs_throttle_release(&b->throttle, now,
-                          vm->t.released - vm->t.create_start,
+      vs_throttle_release(&b->throttle, vm->t.released, a->acquired,
                           vm->state != VS_VM_FAILED);
     }
   }
@@ -334,6 +334,7 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     }
     vs_throttle_acquire(&b->throttle, now);
     b->aux[i].slot_held = true;
+    b->aux[i].acquired = now;
     if (pthread_create(&b->aux[i].th, NULL, worker, &b->aux[i]) != 0) {
       finish(b, vm, false, "cannot create a thread", now);
       vm->t.create_start = now;

@@ -16,8 +16,9 @@ static const vs_host_load_t busy_host = {
     .valid = true, .busy = 0.98, .runnable = 2.2, .ncpu = 2};
 static const vs_host_load_t idle_host = {
     .valid = true, .busy = 0.40, .runnable = 0.8, .ncpu = 2};
+/* procs_running above 4 per CPU */
 static const vs_host_load_t overloaded = {
-    .valid = true, .busy = 1.0, .runnable = 3.4, .ncpu = 2};
+    .valid = true, .busy = 1.0, .runnable = 30, .ncpu = 2};
 
 /* Start as many as allowed at now; returns how many started. */
 static unsigned fill(vs_throttle_t *t, uint64_t now, unsigned want) {
@@ -35,10 +36,10 @@ static void test_fixed_bound(void **state) {
   vs_throttle_init(&t, &c, 0);
   assert_int_equal(fill(&t, 0, 20), 4);
   assert_true(vs_throttle_next_ns(&t, 0) == VS_THROTTLE_FULL);
-  vs_throttle_release(&t, 1 * S, 1 * S, true);
+  vs_throttle_release(&t, 1 * S, 0, true);
   assert_int_equal(fill(&t, 1 * S, 20), 1);
   /* A failure frees its slot too. */
-  vs_throttle_release(&t, 2 * S, 2 * S, false);
+  vs_throttle_release(&t, 2 * S, 0, false);
   assert_int_equal(fill(&t, 2 * S, 20), 1);
   assert_int_equal(t.in_flight, 4);
   /* Fixed mode never adapts. */
@@ -76,22 +77,41 @@ static void test_spacing_with_bound(void **state) {
       .bound = 1, .ncpu = 2, .max_bound = 10, .spacing_ns = 1 * S};
   vs_throttle_init(&t, &c, 0);
   vs_throttle_acquire(&t, 0);
-  vs_throttle_release(&t, 200 * MS, 200 * MS, true);
+  vs_throttle_release(&t, 200 * MS, 0, true);
   /* The slot is free but the gap is not over. */
   assert_int_equal(vs_throttle_next_ns(&t, 200 * MS), 800 * MS);
   assert_int_equal(vs_throttle_next_ns(&t, 1 * S), 0);
 }
 
-static void test_auto_starts_at_cpus(void **state) {
+static void test_auto_starts_at_twice_the_cpus(void **state) {
   vs_throttle_t t;
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
   vs_throttle_init(&t, &c, 0);
-  assert_int_equal(t.bound, 2);
-  assert_int_equal(fill(&t, 0, 20), 2);
+  assert_int_equal(t.bound, 4);
+  assert_int_equal(fill(&t, 0, 20), 4);
   /* Never above the number of VMs. */
-  c.max_bound = 1;
+  c.max_bound = 3;
   vs_throttle_init(&t, &c, 0);
-  assert_int_equal(t.bound, 1);
+  assert_int_equal(t.bound, 3);
+}
+
+/* Run one "level" on the fake clock: the bound is full, VMs wait, and
+ * `done` of them (taken at `since`) finish after hold_s each. */
+static vs_throttle_reason_t level(vs_throttle_t *t, uint64_t *now,
+                                  unsigned done, double hold_s,
+                                  const vs_host_load_t *load) {
+  uint64_t since = *now;
+  fill(t, since, 1000);
+  vs_throttle_next_ns(t, since); /* a VM waits on the bound */
+  *now += (uint64_t)(hold_s * 1e9);
+  for (unsigned i = 0; i < done; i++) {
+    vs_throttle_release(t, *now, since, true);
+    fill(t, *now, 1000);
+  }
+  vs_throttle_next_ns(t, *now);
+  if (*now - t->last_decision_ns < VS_THROTTLE_DECIDE_NS)
+    *now = t->last_decision_ns + VS_THROTTLE_DECIDE_NS;
+  return vs_throttle_adapt(t, *now, load);
 }
 
 static void test_auto_decides_at_most_every_interval(void **state) {
@@ -99,131 +119,144 @@ static void test_auto_decides_at_most_every_interval(void **state) {
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
   vs_throttle_init(&t, &c, 0);
   fill(&t, 0, 20);
-  vs_throttle_release(&t, 100 * MS, 100 * MS, false);
+  vs_throttle_release(&t, 100 * MS, 0, false);
   assert_int_equal(vs_throttle_adapt(&t, 100 * MS, &busy_host),
                    VS_THROTTLE_KEEP);
-  assert_int_equal(t.bound, 2);
+  assert_int_equal(t.bound, 4);
   assert_int_equal(vs_throttle_adapt(&t, VS_THROTTLE_DECIDE_NS, &busy_host),
                    VS_THROTTLE_DOWN_FAILURE);
-  assert_int_equal(t.bound, 1);
-}
-
-static void test_auto_grows_on_idle_host(void **state) {
-  vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
-  vs_throttle_init(&t, &c, 0);
-  uint64_t now = 0;
-  fill(&t, now, 20);
-  /* Nothing finished yet: no evidence, no growth. */
-  now += VS_THROTTLE_DECIDE_NS;
-  vs_throttle_next_ns(&t, now); /* a VM waits on the bound */
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
-  /* One finished fast; VMs wait; host idle -> grow by half. */
-  vs_throttle_release(&t, now, 500 * MS, true);
-  fill(&t, now, 20);
-  vs_throttle_next_ns(&t, now);
-  now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_UP_IDLE);
-  assert_int_equal(t.bound, 3);
-  fill(&t, now, 20);
-  vs_throttle_next_ns(&t, now);
-  now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_UP_IDLE);
-  assert_int_equal(t.bound, 4);
-  fill(&t, now, 20);
-  vs_throttle_next_ns(&t, now);
-  now += VS_THROTTLE_DECIDE_NS;
-  vs_throttle_adapt(&t, now, &idle_host);
-  assert_int_equal(t.bound, 6);
-  /* Not limited by the bound (no VM waited): no growth. */
-  now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
-  /* Capped at max_bound. */
-  for (int i = 0; i < 10; i++) {
-    fill(&t, now, 20);
-    vs_throttle_next_ns(&t, now);
-    now += VS_THROTTLE_DECIDE_NS;
-    vs_throttle_adapt(&t, now, &idle_host);
-  }
-  assert_int_equal(t.bound, 20);
-}
-
-static void test_auto_holds_on_busy_host(void **state) {
-  vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
-  vs_throttle_init(&t, &c, 0);
-  uint64_t now = 0;
-  fill(&t, now, 20);
-  for (int i = 0; i < 20; i++) {
-    vs_throttle_release(&t, now, 6 * S, true);
-    fill(&t, now, 20);
-    vs_throttle_next_ns(&t, now);
-    now += VS_THROTTLE_DECIDE_NS;
-    assert_int_equal(vs_throttle_adapt(&t, now, &busy_host), VS_THROTTLE_KEEP);
-  }
   assert_int_equal(t.bound, 2);
+}
+
+static void test_auto_climbs_while_throughput_grows(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_init(&t, &c, 0);
+  uint64_t now = 0;
+  /* Nothing finished yet: no estimate, no change. */
+  now += VS_THROTTLE_DECIDE_NS;
+  vs_throttle_next_ns(&t, now);
+  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host), VS_THROTTLE_KEEP);
+  /* 4 at once, 8 s each: 0.5 VMs/s, the first estimate -> double. */
+  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+                   VS_THROTTLE_UP_THROUGHPUT);
+  assert_int_equal(t.bound, 8);
+  assert_true(t.prev_x == 0.5);
+  /* 8 at once, 12 s each: 0.67 VMs/s (+33 %) -> double; it takes 8/4 = 2
+   * VMs finished at this bound. */
+  uint64_t since = now;
+  fill(&t, now, 1000);
+  vs_throttle_next_ns(&t, now);
+  vs_throttle_release(&t, now + 12 * S, since, true);
+  now += 12 * S;
+  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host), VS_THROTTLE_KEEP);
+  vs_throttle_release(&t, now, since, true);
+  now += VS_THROTTLE_DECIDE_NS;
+  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host),
+                   VS_THROTTLE_UP_THROUGHPUT);
+  assert_int_equal(t.bound, 16);
+  /* 16 at once, 24 s each: 0.67 VMs/s, no gain -> settle at 16. */
+  assert_int_equal(level(&t, &now, 4, 24, &busy_host), VS_THROTTLE_SETTLED);
+  assert_int_equal(t.bound, 16);
+  /* Settled: no more changes on good news. */
+  assert_int_equal(level(&t, &now, 4, 1, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(t.bound, 16);
+}
+
+static void test_auto_goes_back_when_throughput_drops(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_init(&t, &c, 0);
+  uint64_t now = 0;
+  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+                   VS_THROTTLE_UP_THROUGHPUT); /* 0.5 VMs/s at 4 */
+  /* 8 at once, 20 s each: 0.4 VMs/s -> back to 4, settled. */
+  assert_int_equal(level(&t, &now, 2, 20, &busy_host),
+                   VS_THROTTLE_DOWN_THROUGHPUT);
+  assert_int_equal(t.bound, 4);
+  assert_int_equal(level(&t, &now, 2, 1, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(t.bound, 4);
+}
+
+static void test_auto_only_counts_vms_of_this_bound(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_init(&t, &c, 0);
+  uint64_t now = 0;
+  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+                   VS_THROTTLE_UP_THROUGHPUT);
+  /* A VM that took its slot before the change says nothing about 8. */
+  vs_throttle_release(&t, now + 1 * S, 0, true);
+  vs_throttle_release(&t, now + 1 * S, 0, true);
+  vs_throttle_next_ns(&t, now + 1 * S);
+  assert_int_equal(vs_throttle_adapt(&t, now + 1 * S, &busy_host),
+                   VS_THROTTLE_KEEP);
+  assert_int_equal(t.fresh_n, 0);
+}
+
+static void test_auto_needs_waiting_vms(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_init(&t, &c, 0);
+  /* One VM, finished fast, nobody waiting: the bound is not the limit. */
+  vs_throttle_acquire(&t, 0);
+  vs_throttle_release(&t, 1 * S, 0, true);
+  assert_int_equal(vs_throttle_adapt(&t, 1 * S, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(t.bound, 4);
 }
 
 static void test_auto_backs_off_when_oversubscribed(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
-  t.bound = 5;
-  uint64_t now = VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &overloaded),
-                   VS_THROTTLE_DOWN_OVERLOAD);
-  assert_int_equal(t.bound, 4);
-  /* Right after a decrease an idle reading does not grow it again. */
-  vs_throttle_release(&t, now, 1 * S, true);
-  vs_throttle_next_ns(&t, now);
-  t.in_flight = t.bound;
-  vs_throttle_next_ns(&t, now);
+  uint64_t now = 0;
+  level(&t, &now, 1, 8, &busy_host);  /* -> 8 */
+  level(&t, &now, 2, 12, &busy_host); /* -> 16 */
+  assert_int_equal(t.bound, 16);
+  vs_host_load_t crowded = {
+      .valid = true, .busy = 1, .runnable = 14, .ncpu = 2};
   now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
-  /* Never below 1. */
-  for (int i = 0; i < 10; i++) {
+  assert_int_equal(vs_throttle_adapt(&t, now, &crowded),
+                   VS_THROTTLE_DOWN_OVERLOAD);
+  assert_int_equal(t.bound, 12);
+  now += VS_THROTTLE_DECIDE_NS;
+  assert_int_equal(vs_throttle_adapt(&t, now, &crowded),
+                   VS_THROTTLE_DOWN_OVERLOAD);
+  assert_int_equal(t.bound, 9);
+  /* Settled after backing off: good throughput does not climb again. */
+  assert_int_equal(level(&t, &now, 4, 1, &busy_host), VS_THROTTLE_KEEP);
+  /* Never below the CPU count for load alone. */
+  for (int i = 0; i < 20; i++) {
     now += VS_THROTTLE_DECIDE_NS;
     vs_throttle_adapt(&t, now, &overloaded);
   }
-  assert_int_equal(t.bound, 1);
+  assert_int_equal(t.bound, 2);
+  (void)idle_host;
 }
 
-static void test_auto_latency_rule(void **state) {
+static void test_auto_failures_halve_and_restart(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 8, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
-  t.bound = 6;
-  /* Fast first, then much slower: latency grew > 3x with CPU not the
-   * limit (load unknown) -> shrink while above the CPU count. */
-  vs_throttle_release(&t, 0, 1 * S, true);
-  for (int i = 0; i < 5; i++)
-    vs_throttle_release(&t, 0, 10 * S, true);
+  assert_int_equal(t.bound, 16);
+  fill(&t, 0, 64);
+  vs_throttle_release(&t, 0, 0, false);
+  vs_throttle_release(&t, 0, 0, false);
   uint64_t now = VS_THROTTLE_DECIDE_NS;
-  vs_host_load_t unknown = {.valid = false};
-  assert_int_equal(vs_throttle_adapt(&t, now, &unknown),
-                   VS_THROTTLE_DOWN_LATENCY);
-  assert_int_equal(t.bound, 5);
-  t.bound = 2; /* at the CPU count: the rule stops */
-  now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &unknown), VS_THROTTLE_KEEP);
-}
-
-static void test_auto_failures_halve(void **state) {
-  vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 8, .max_bound = 20};
-  vs_throttle_init(&t, &c, 0);
-  assert_int_equal(t.bound, 8);
-  fill(&t, 0, 20);
-  vs_throttle_release(&t, 0, 1 * S, false);
-  vs_throttle_release(&t, 0, 1 * S, false);
-  uint64_t now = VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host),
+  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host),
                    VS_THROTTLE_DOWN_FAILURE);
-  assert_int_equal(t.bound, 4);
+  assert_int_equal(t.bound, 8);
   /* Failures are counted per interval. */
   now += VS_THROTTLE_DECIDE_NS;
   assert_int_not_equal(vs_throttle_adapt(&t, now, &busy_host),
                        VS_THROTTLE_DOWN_FAILURE);
+  /* And never below 1. */
+  for (int i = 0; i < 10; i++) {
+    vs_throttle_release(&t, now, 0, false);
+    now += VS_THROTTLE_DECIDE_NS;
+    vs_throttle_adapt(&t, now, &busy_host);
+  }
+  assert_int_equal(t.bound, 1);
   assert_string_equal(vs_throttle_reason_name(VS_THROTTLE_DOWN_FAILURE),
                       "failure");
 }
@@ -234,13 +267,14 @@ int main(void) {
       cmocka_unit_test(test_unbounded),
       cmocka_unit_test(test_spacing),
       cmocka_unit_test(test_spacing_with_bound),
-      cmocka_unit_test(test_auto_starts_at_cpus),
+      cmocka_unit_test(test_auto_starts_at_twice_the_cpus),
       cmocka_unit_test(test_auto_decides_at_most_every_interval),
-      cmocka_unit_test(test_auto_grows_on_idle_host),
-      cmocka_unit_test(test_auto_holds_on_busy_host),
+      cmocka_unit_test(test_auto_climbs_while_throughput_grows),
+      cmocka_unit_test(test_auto_goes_back_when_throughput_drops),
+      cmocka_unit_test(test_auto_only_counts_vms_of_this_bound),
+      cmocka_unit_test(test_auto_needs_waiting_vms),
       cmocka_unit_test(test_auto_backs_off_when_oversubscribed),
-      cmocka_unit_test(test_auto_latency_rule),
-      cmocka_unit_test(test_auto_failures_halve),
+      cmocka_unit_test(test_auto_failures_halve_and_restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
