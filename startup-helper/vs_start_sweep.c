@@ -221,7 +221,7 @@ static int write_outputs(const vs_start_opts_t *opts,
             "set ylabel 'seconds'\n"
             "set yrange [0:*]\n"
             "set grid ytics\n"
-            "set key top left\n"
+            "set key below\n"
             "set style data linespoints\n"
             "plot '%s.dat' using 0:2:xtic(1) title 'wall time' lw 2 pt 7, \\\n"
             "     '' using 0:3 title 'mean time to ready' lw 2 pt 5, \\\n"
