@@ -33,7 +33,7 @@
 
 #define VS_THROTTLE_FULL UINT64_MAX
 #define VS_THROTTLE_DECIDE_NS 500000000ULL /* 0.5 s */
-#define VS_THROTTLE_AUTO_START 2           /* initial bound per CPU */
+#define VS_THROTTLE_AUTO_START 1           /* initial bound per CPU */
 #define VS_THROTTLE_GAIN 0.05        /* throughput gain a doubling must show */
 #define VS_THROTTLE_MAX_RUNNABLE 4.0 /* runnable threads per CPU */
 
@@ -49,7 +49,7 @@ typedef struct {
 typedef struct {
   bool auto_mode;
   unsigned bound;      /* fixed: the bound, 0 = unbounded. auto: ignored */
-  unsigned ncpu;       /* auto: online CPUs (initial bound 2 x ncpu); >= 1 */
+  unsigned ncpu;       /* auto: online CPUs (the initial bound); >= 1 */
   unsigned max_bound;  /* auto: upper limit (e.g. number of VMs); >= 1 */
   uint64_t spacing_ns; /* minimum gap between two starts */
 } vs_throttle_conf_t;

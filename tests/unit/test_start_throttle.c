@@ -83,9 +83,9 @@ static void test_spacing_with_bound(void **state) {
   assert_int_equal(vs_throttle_next_ns(&t, 1 * S), 0);
 }
 
-static void test_auto_starts_at_twice_the_cpus(void **state) {
+static void test_auto_starts_at_the_cpus(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 20};
   vs_throttle_init(&t, &c, 0);
   assert_int_equal(t.bound, 4);
   assert_int_equal(fill(&t, 0, 20), 4);
@@ -116,7 +116,7 @@ static vs_throttle_reason_t level(vs_throttle_t *t, uint64_t *now,
 
 static void test_auto_decides_at_most_every_interval(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 20};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 20};
   vs_throttle_init(&t, &c, 0);
   fill(&t, 0, 20);
   vs_throttle_release(&t, 100 * MS, 0, false);
@@ -130,7 +130,7 @@ static void test_auto_decides_at_most_every_interval(void **state) {
 
 static void test_auto_climbs_while_throughput_grows(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
   /* Nothing finished yet: no estimate, no change. */
@@ -165,7 +165,7 @@ static void test_auto_climbs_while_throughput_grows(void **state) {
 
 static void test_auto_goes_back_when_throughput_drops(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
   assert_int_equal(level(&t, &now, 1, 8, &busy_host),
@@ -180,7 +180,7 @@ static void test_auto_goes_back_when_throughput_drops(void **state) {
 
 static void test_auto_only_counts_vms_of_this_bound(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
   assert_int_equal(level(&t, &now, 1, 8, &busy_host),
@@ -196,7 +196,7 @@ static void test_auto_only_counts_vms_of_this_bound(void **state) {
 
 static void test_auto_needs_waiting_vms(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   /* One VM, finished fast, nobody waiting: the bound is not the limit. */
   vs_throttle_acquire(&t, 0);
@@ -207,7 +207,7 @@ static void test_auto_needs_waiting_vms(void **state) {
 
 static void test_auto_backs_off_when_oversubscribed(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
   level(&t, &now, 1, 8, &busy_host);  /* -> 8 */
@@ -236,7 +236,7 @@ static void test_auto_backs_off_when_oversubscribed(void **state) {
 
 static void test_auto_failures_halve_and_restart(void **state) {
   vs_throttle_t t;
-  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 8, .max_bound = 64};
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 16, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   assert_int_equal(t.bound, 16);
   fill(&t, 0, 64);
@@ -267,7 +267,7 @@ int main(void) {
       cmocka_unit_test(test_unbounded),
       cmocka_unit_test(test_spacing),
       cmocka_unit_test(test_spacing_with_bound),
-      cmocka_unit_test(test_auto_starts_at_twice_the_cpus),
+      cmocka_unit_test(test_auto_starts_at_the_cpus),
       cmocka_unit_test(test_auto_decides_at_most_every_interval),
       cmocka_unit_test(test_auto_climbs_while_throughput_grows),
       cmocka_unit_test(test_auto_goes_back_when_throughput_drops),
