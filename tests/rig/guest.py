@@ -55,9 +55,17 @@ while :; do sleep 3600; done
 
 
 def _kernel_package():
-    """Name of the kernel image package linux-image-amd64 depends on (linux-image-6.1.*)."""
-    out = run(["apt-cache", "depends", "linux-image-amd64"], timeout=60).stdout
-    m = re.search(r"Depends:\s*(linux-image-6\.1\.\S+-amd64)", out)
+    """Name of the kernel image package linux-image-amd64 depends on (linux-image-6.1.*).
+
+    On a machine whose apt lists are empty (install-deps.sh skips apt when every package is
+    installed) this runs `apt-get update` once and asks again."""
+    def ask():
+        cp = run(["apt-cache", "depends", "linux-image-amd64"], timeout=60, check=False)
+        return cp.stdout, re.search(r"Depends:\s*(linux-image-6\.1\.\S+-amd64)", cp.stdout)
+    out, m = ask()
+    if not m:
+        run(["apt-get", "update"], timeout=900)
+        out, m = ask()
     if not m:
         raise RigError("apt-cache depends linux-image-amd64 names no linux-image-6.1.*-amd64 "
                        f"package (run apt-get update?):\n{out}")
