@@ -315,6 +315,11 @@ int vs_sweep_run(const vs_start_opts_t *opts, vs_virt_pool_t *pool,
                 "sweep: bound %-4s run %u: wall %.2f s, mean to ready %.2f s, "
                 "%zu failed, final bound %u\n",
                 name, rep + 1, wall, total.mean, failed, b.final_bound);
+        for (size_t i = 0; i < n; i++)
+          if (vms[i].state != VS_VM_READY)
+            fprintf(stderr, "sweep:   %s %s: %s\n",
+                    vs_vm_state_name(vms[i].state), vms[i].name,
+                    vms[i].error ? vms[i].error : "?");
         row->runs++;
         row->failed_runs += failed > 0;
         row->wall += wall;
