@@ -342,7 +342,9 @@ static int set_number(vs_config_t *cfg, const char *key,
         err, -EINVAL, "%s: invalid value %.10g (expected %s from %g to %g)",
         key, x, numbers[i].integer ? "a whole number" : "a number",
         numbers[i].min, numbers[i].max);
-  *(double *)((char *)cfg + numbers[i].offset) = x;
+  /* Every numeric field is a double (see the table); memcpy keeps the
+   * store free of type-punned pointers. */
+  memcpy((char *)cfg + numbers[i].offset, &x, sizeof(x));
   return 0;
 }
 

@@ -264,33 +264,42 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
                          stats_job_t *pending_j, uint64_t budget_ns,
                          uint64_t deadline_ns, vs_error_t *err) {
   s->careful = true;
-  vs_listing_t *l;
-  int r = vs_probe_list(c, s, true, vs_part_of_remaining(deadline_ns, 1, 2), &l,
-                        err);
-  if (r < 0) {
-    /* No verdict: the bulk call may still just be slow. */
-    if (!pending)
-      return r;
-    return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
-                          err);
-  }
   uint64_t limit = vs_core_unresponsive_after(c, budget_ns);
   /* A healthy monitor answers a bulk call's commands in milliseconds: one
    * busy for half the usual whole call is what the call is stuck on. */
   uint64_t soft =
       c->bulk_ns / 2 > 50 * VS_NS_PER_MS ? c->bulk_ns / 2 : 50 * VS_NS_PER_MS;
   soft = soft < limit ? soft : limit;
-  int stuck = classify(c, s, l, limit, soft);
-  vs_listing_free(l);
-  if (stuck < 0) {
-    if (pending)
-      abandon_stats(s, pending, err);
-    return vs_error_set(err, stuck, "out of memory");
+  for (int look = 0;; look++) {
+    vs_listing_t *l;
+    int r = vs_probe_list(c, s, true, vs_part_of_remaining(deadline_ns, 1, 2),
+                          &l, err);
+    if (r < 0) {
+      /* No verdict: the bulk call may still just be slow. */
+      if (!pending)
+        return r;
+      return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
+                            err);
+    }
+    int stuck = classify(c, s, l, limit, soft);
+    vs_listing_free(l);
+    if (stuck < 0) {
+      if (pending)
+        abandon_stats(s, pending, err);
+      return vs_error_set(err, stuck, "out of memory");
+    }
+    if (!pending || stuck > 0 || s->unresponsive > 0)
+      break;
+    /* No monitor stuck (yet): the call may be slow, or only just have
+     * reached a frozen QEMU. Wait half the time left, then look again. */
+    if (look == 1)
+      return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
+                            err);
+    if (vs_job_wait(pending, vs_part_of_remaining(deadline_ns, 1, 2)) == 0)
+      return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
+                            err);
   }
-  if (pending && stuck == 0 && s->unresponsive == 0)
-    /* Slow, not stuck: its answer is as good as any. */
-    return finish_pending(c, s, pending, pending_j, budget_ns, deadline_ns,
-                          err);
+  int r;
   if (pending) {
     /* Stuck: give the call up and leave its connection to it. */
     abandon_stats(s, pending, err);

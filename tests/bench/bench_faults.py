@@ -17,7 +17,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rig"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
 import rig  # noqa: E402
+from vstest import wait_steady  # noqa: E402
 
 INTERVAL = 1.0
 
@@ -35,7 +38,7 @@ def freeze(vms, names, seconds):
     victim, others = names[len(names) // 2], [n for n in names if n != names[len(names) // 2]]
     with rig.Collectd(plugin_dir(), block(), interval=INTERVAL, hostname="hv-bench") as cd:
         cd.start()
-        time.sleep(8)
+        wait_steady(cd, "hv-bench", INTERVAL)  # VMs past their firmware
         base = cd.thread_count()
         with rig.thread_counts(cd) as counts, rig.stopped(vms.qemu_pid(victim)):
             t0 = time.time()

@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "integration"))
-from vstest import Checks, notifications, plugin_dir, rig, virtscale_block  # noqa: E402
+from vstest import (Checks, notifications, plugin_dir, rig,  # noqa: E402
+                    virtscale_block, wait_steady)
 
 PERIOD = 1.0
 TIMEOUT = 0.5
@@ -30,7 +31,7 @@ def main():
                                f"BlockInfoInterval {PERIOD}", f"BlockInfoTimeout {TIMEOUT}")
         with rig.Collectd(plugin_dir(), conf, interval=1, hostname="hv-bi") as cd:
             cd.start()
-            time.sleep(6)
+            wait_steady(cd, "hv-bi", 1)  # VMs past their firmware
             pid = vms.qemu_pid(victim)
             timeouts_id = "hv-bi/virtscale/total_operations-blockinfo_timeouts"
             with rig.stopped(pid):

@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "integration"))
 from vstest import (Checks, log_time, notifications, plugin_dir, rig,  # noqa: E402
-                    virtscale_block)
+                    virtscale_block, wait_steady)
 
 INTERVAL = 1.0
 FREEZE = 20.0
@@ -42,7 +42,7 @@ def main():
         with rig.Collectd(plugin_dir(), conf, interval=INTERVAL,
                           hostname="hv-freeze") as cd:
             cd.start()
-            time.sleep(6 * INTERVAL)  # VMs past their firmware, steady rounds
+            wait_steady(cd, "hv-freeze", INTERVAL)  # VMs past their firmware
             base_threads = cd.thread_count()
             with rig.thread_counts(cd) as counts:
                 with rig.stopped(vms.qemu_pid(victim)):

@@ -5,6 +5,7 @@ assertion collector that reports every failed check, not only the first."""
 
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "rig"))
@@ -25,6 +26,26 @@ def virtscale_block(*lines, load=True):
     """collectd.conf text loading virtscale with the given option lines."""
     body = "LoadPlugin virtscale\n" if load else ""
     return body + "<Plugin virtscale>\n" + "".join(f"  {ln}\n" for ln in lines) + "</Plugin>\n"
+
+
+def wait_steady(cd, host, interval, timeout=90.0, rounds=3):
+    """Wait until virtscale's last `rounds` samples each took under a quarter of the
+    interval (freshly started VMs keep their QEMU monitors slow for several seconds,
+    and a fault test needs the rest of the interval to sample around the fault).
+    Raises RigError when the rounds do not settle within timeout."""
+    ident = f"{host}/virtscale/duration-sample"
+    deadline = time.time() + timeout
+    last = []
+    while time.time() < deadline:
+        try:
+            last = [v[0] for _, v in cd.csv_rows(ident)][-rounds:]
+        except rig.RigError:  # no csv file before the first round
+            last = []
+        if len(last) == rounds and max(last) < interval / 4:
+            return last
+        time.sleep(interval)
+    raise rig.RigError(f"sampling did not settle within {timeout:.0f} s: last {ident} "
+                       f"values {last} (need {rounds} under {interval / 4:.3f} s)")
 
 
 def ds_kinds():
