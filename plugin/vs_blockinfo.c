@@ -115,6 +115,7 @@ typedef struct {
   bool *armed;
   bool xml_ok; /* need_xml and the devices were read */
   char problem[VS_ERROR_MSG_MAX];
+  uint64_t answered_wall_ns; /* the values' time */
 } bi_job_t;
 
 static void bi_fn(void *arg) {
@@ -154,6 +155,7 @@ static void bi_fn(void *arg) {
                  virGetLastErrorMessage());
     }
   }
+  j->answered_wall_ns = vs_wall_ns();
   vs_token_set(j->outstanding, false);
 }
 
@@ -244,11 +246,12 @@ static void sweep(vs_blockinfo_t *b) {
 typedef struct {
   vs_blockinfo_t *b;
   const bi_domain_t *d;
+  uint64_t wall_ns;
 } emit_ctx_t;
 
 static void emit_value(void *ud, const vs_metric_t *m) {
   emit_ctx_t *e = ud;
-  e->b->sink.value(e->b->sink.ud, e->d->host, e->d->pinst, m);
+  e->b->sink.value(e->b->sink.ud, e->d->host, e->d->pinst, m, e->wall_ns);
 }
 
 static void dispatch_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
@@ -269,7 +272,7 @@ static void dispatch_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
   vs_metrics_opts_t o = vs_metrics_opts_from_config(b->cfg);
   o.groups = VS_GROUP_BLOCK;
   vs_metrics_extra_t x = {.domain_name = d->name};
-  emit_ctx_t e = {.b = b, .d = d};
+  emit_ctx_t e = {.b = b, .d = d, .wall_ns = j->answered_wall_ns};
   vs_metrics_domain(&o, &st, &x, emit_value, &e);
   vs_domain_stats_clear(&st);
 }
@@ -400,6 +403,11 @@ static void cycle(vs_blockinfo_t *b) {
   l->conn = vs_conn_ref(b->conn);
   if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
     return;
+  /* One call at a time: calls sent beside one stuck on the same connection
+   * were seen to be held up with it (two workers made healthy domains miss
+   * their deadline). So a stuck domain delays the ones after it by up to
+   * BlockInfoTimeout, in the one cycle where it gets stuck; from the next
+   * cycle on it is skipped. */
   for (int i = 0; i < l->n; i++) {
     bi_domain_t *d = track(b, l->doms[i]);
     if (d)

@@ -220,13 +220,6 @@ int vs_core_replace_conn(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
 static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
                             vs_error_t *err) {
   close_retired(c, false, deadline_ns);
-  /* A call of an earlier round is still out on the sampling connection: it
-   * is stuck, and the connection with it (see vs_core_internal.h). */
-  if (c->conn && vs_conn_inflight(c->conn) > 0 && !vs_conn_is_closed(c->conn)) {
-    int r = vs_core_replace_conn(c, s, deadline_ns, err);
-    if (r < 0)
-      return r;
-  }
   if (c->conn && vs_conn_is_closed(c->conn)) {
     drop_connection(c, deadline_ns);
     c->conn_lost = true;

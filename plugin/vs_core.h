@@ -39,9 +39,10 @@ typedef struct {
 typedef struct vs_core_sink {
   void *ud;
   void (*notify)(void *ud, const vs_note_t *n);
-  /* A value for a domain outside the read path (block info). */
+  /* A value for a domain outside the read path (block info), measured at
+   * wall_ns (ns since the epoch). */
   void (*value)(void *ud, const char *host, const char *plugin_instance,
-                const vs_metric_t *m);
+                const vs_metric_t *m, uint64_t wall_ns);
 } vs_core_sink_t;
 
 /* One sampled domain. */

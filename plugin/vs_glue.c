@@ -145,9 +145,10 @@ static void sink_notify(void *ud, const vs_note_t *n) {
 }
 
 static void sink_value(void *ud, const char *host, const char *plugin_instance,
-                       const vs_metric_t *m) {
+                       const vs_metric_t *m, uint64_t wall_ns) {
   const instance_t *inst = ud;
   value_list_t vl = VALUE_LIST_INIT;
+  vl.time = NS_TO_CDTIME_T(wall_ns);
   sstrncpy(vl.host, host, sizeof(vl.host));
   sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
            sizeof(vl.plugin));

@@ -300,9 +300,14 @@ static int careful_round(vs_core_t *c, vs_sample_t *s, vs_job_t *pending,
                             err);
   }
   int r;
-  if (pending) {
-    /* Stuck: give the call up and leave its connection to it. */
+  if (pending)
+    /* Stuck: give the call up. */
     abandon_stats(s, pending, err);
+  if (vs_conn_inflight(c->conn) > 0) {
+    /* Leave the connection to its stuck call (this round's or an earlier
+     * one's): another call on it may never be sent. Only now that libvirtd
+     * answered the probe: while libvirtd itself does not answer, the old
+     * connection stays, and its keepalive is what notices. */
     r = vs_core_replace_conn(c, s, vs_part_of_remaining(deadline_ns, 1, 2),
                              err);
     if (r < 0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The demo behind tests/demo.sh: tiny VMs, collectd + virtscale, values and a graph.
+"""The demo behind tests/demo.sh: tiny VMs booted by virtscale-start under collectd +
+virtscale, their boot timings and sampled values read back from collectd, and a graph.
 
     VIRTSCALE_BUILD_DIR=build tests/demo.py OUTDIR [--vms 3] [--seconds 15]"""
 import argparse
@@ -27,15 +28,30 @@ def main():
 
     conf = ("LoadPlugin virtscale\n<Plugin virtscale>\n"
             "  Connection \"qemu:///system\"\n</Plugin>\n")
-    print(f"== booting {a.vms} tiny VMs", flush=True)
+    helper = os.path.join(rig.build_dir(), "startup-helper", "virtscale-start")
+    print(f"== defining {a.vms} tiny VMs", flush=True)
     with rig.ensure_libvirtd(), rig.VMs(n=a.vms, disks=2, nics=2) as vms:
-        names = vms.create()
+        names = vms.create(define_only=True)
         print("   " + ", ".join(names))
         with rig.Collectd(os.path.join(rig.build_dir(), "plugin"), conf, interval=1,
                           workdir=os.path.join(a.outdir, "collectd"),
                           hostname="demo-hypervisor") as cd:
-            print(f"== collectd with virtscale, Interval 1, for {a.seconds:g} s", flush=True)
+            print("== collectd with virtscale (Interval 1) and unixsock", flush=True)
             cd.start()
+            print("== virtscale-start: boot them, at most 2 at a time, timings into collectd",
+                  flush=True)
+            report = os.path.join(a.outdir, "start-report.json")
+            subprocess.run([helper, "--connect", "qemu:///system", "--max-parallel", "2",
+                            "--ready", "running", "--collectd-socket", cd.socket,
+                            "--spool", os.path.join(a.outdir, "spool"), "--report", report,
+                            "--progress", "plain", "--host", "demo-hypervisor"] + names,
+                           check=True)
+            print(f"\n== boot timings read back from collectd (report: {report})")
+            for n in names:
+                print(f"   collectdctl getval {n}/virtscale_start/duration-running: "
+                      + " ".join(cd.collectdctl("getval", f"{n}/virtscale_start/duration-running")
+                                 .split()))
+            print(f"\n== sampling for {a.seconds:g} s", flush=True)
             time.sleep(a.seconds)
             print("\n== identifiers of", names[0])
             print("".join(f"   {ln}\n" for ln in cd.collectdctl("listval").splitlines()

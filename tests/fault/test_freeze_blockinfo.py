@@ -5,7 +5,10 @@ BlockInfoTimeout 0.5, 6 VMs, the sampler in bulk mode):
 * the stuck VM's virDomainGetBlockInfo times out after BlockInfoTimeout: one WARNING
   notification, and the timeout counter grows by exactly one during a 10 s freeze (no
   second call is queued on a domain whose call has not returned);
-* the other VMs' block info keeps its cadence (no gap over 1.5 intervals);
+* the other VMs' block info keeps its cadence: a value every interval, no gap over one
+  interval + BlockInfoTimeout (+ 0.25 s of scheduling slack) — the calls go one at a
+  time, so in the one cycle where the frozen VM's call gets stuck the VMs after it are
+  read BlockInfoTimeout late; values carry the time they were read;
 * after SIGCONT the stuck VM's block info comes back, with an OKAY notification.
 """
 import os
@@ -67,7 +70,7 @@ def main():
                 ts = [t for t, _ in cd.csv_rows(f"{n}/virtscale/disk_allocation-vda")
                       if t_freeze - PERIOD <= t <= t_thaw + PERIOD]
                 g = max([b - a for a, b in zip(ts, ts[1:])] or [FREEZE])
-                c.check(len(ts) >= FREEZE / PERIOD and g <= 1.5 * PERIOD,
+                c.check(len(ts) >= FREEZE / PERIOD and g <= PERIOD + TIMEOUT + 0.25,
                         f"{n}: {len(ts)} block-info values around the freeze, "
                         f"largest gap {g:.2f} s")
 
