@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <libvirt/virterror.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,24 +61,6 @@ bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
          cfg->blockinfo_interval > 0;
 }
 
-static void note(vs_blockinfo_t *b, vs_severity_t sev, const char *host,
-                 const char *pinst, const char *ti, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-static void note(vs_blockinfo_t *b, vs_severity_t sev, const char *host,
-                 const char *pinst, const char *ti, const char *fmt, ...) {
-  vs_note_t n = {.severity = sev,
-                 .host = host,
-                 .plugin_instance = pinst,
-                 .type = "disk_allocation",
-                 .type_instance = ti};
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(n.message, sizeof(n.message), fmt, ap);
-  va_end(ap);
-  b->sink.notify(b->sink.ud, &n);
-}
-
 /* --- event loop thread --------------------------------------------------- */
 
 static void on_threshold(void *ud, virDomainPtr dom, const char *dev,
@@ -90,14 +71,13 @@ static void on_threshold(void *ud, virDomainPtr dom, const char *dev,
   char uuid[VIR_UUID_STRING_BUFLEN] = "", host[VS_IDENT_MAX],
        pinst[VS_IDENT_MAX], ti[VS_IDENT_MAX];
   virDomainGetUUIDString(dom, uuid);
-  vs_identity_field(&b->cfg->host_format, name, uuid, b->hostname, host);
-  vs_identity_field(&b->cfg->plugin_instance_format, name, uuid, b->hostname,
-                    pinst);
+  vs_identity_fields(b->cfg, name, uuid, b->hostname, host, pinst);
   vs_ident_field(ti, sizeof(ti), dev);
-  note(b, VS_NOTE_WARNING, host, pinst, ti,
-       "disk %s of domain %s passed %g%% of its capacity (threshold %llu "
-       "bytes, %llu bytes over)",
-       dev, name, b->cfg->block_threshold, threshold, excess);
+  vs_sink_note(
+      &b->sink, VS_NOTE_WARNING, host, pinst, "disk_allocation", ti,
+      "disk %s of domain %s passed %g%% of its capacity (threshold %llu "
+      "bytes, %llu bytes over)",
+      dev, name, b->cfg->block_threshold, threshold, excess);
 }
 
 /* --- one domain's calls, as a job --------------------------------------- */
@@ -221,10 +201,7 @@ static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
     d->outstanding = vs_token_new();
     if (!d->name || !d->outstanding)
       return NULL;
-    vs_identity_field(&b->cfg->host_format, name, uuid_str, b->hostname,
-                      d->host);
-    vs_identity_field(&b->cfg->plugin_instance_format, name, uuid_str,
-                      b->hostname, d->pinst);
+    vs_identity_fields(b->cfg, name, uuid_str, b->hostname, d->host, d->pinst);
   }
   d->seen = true;
   return d;
@@ -321,21 +298,23 @@ static void cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
     atomic_fetch_add(&b->timeouts, 1);
     if (!d->timeout_noted) {
       d->timeout_noted = true;
-      note(b, VS_NOTE_WARNING, d->host, d->pinst, "",
-           "block info of domain %s did not answer within %.2f s; no "
-           "further call until it does",
-           d->name, (double)b->timeout_ns / VS_NS_PER_SEC);
+      vs_sink_note(&b->sink, VS_NOTE_WARNING, d->host, d->pinst,
+                   "disk_allocation", "",
+                   "block info of domain %s did not answer within %.2f s; no "
+                   "further call until it does",
+                   d->name, (double)b->timeout_ns / VS_NS_PER_SEC);
     }
     return;
   }
   if (d->timeout_noted) {
     d->timeout_noted = false;
-    note(b, VS_NOTE_OKAY, d->host, d->pinst, "",
-         "block info of domain %s answers again", d->name);
+    vs_sink_note(&b->sink, VS_NOTE_OKAY, d->host, d->pinst, "disk_allocation",
+                 "", "block info of domain %s answers again", d->name);
   }
   if (j->problem[0] && !d->problem_noted)
-    note(b, VS_NOTE_WARNING, d->host, d->pinst, "",
-         "block info of domain %s: %s", d->name, j->problem);
+    vs_sink_note(&b->sink, VS_NOTE_WARNING, d->host, d->pinst,
+                 "disk_allocation", "", "block info of domain %s: %s", d->name,
+                 j->problem);
   d->problem_noted = j->problem[0] != '\0';
   if (j->info && j->ok)
     dispatch_sizes(b, d, j);

@@ -119,31 +119,28 @@ static const char *close_reason(int reason) {
   }
 }
 
-static void note(const vs_core_t *c, vs_severity_t sev, const char *host,
-                 const char *pinst, const char *type, const char *ti,
-                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void note(const vs_core_t *c, vs_severity_t sev, const char *host,
-                 const char *pinst, const char *type, const char *ti,
-                 const char *fmt, ...) {
+void vs_sink_note(const vs_core_sink_t *sink, vs_severity_t sev,
+                  const char *host, const char *plugin_instance,
+                  const char *type, const char *type_instance, const char *fmt,
+                  ...) {
   vs_note_t n = {.severity = sev,
                  .host = host,
-                 .plugin_instance = pinst ? pinst : "",
+                 .plugin_instance = plugin_instance ? plugin_instance : "",
                  .type = type,
-                 .type_instance = ti};
+                 .type_instance = type_instance};
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(n.message, sizeof(n.message), fmt, ap);
   va_end(ap);
-  c->sink.notify(c->sink.ud, &n);
+  sink->notify(sink->ud, &n);
 }
 
 /* Event loop thread: only immutable fields of c are read. */
 static void on_conn_closed(void *ud, int reason) {
   const vs_core_t *c = ud;
-  note(c, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
-       "connection to %s lost (%s)", c->cfg->uri ? c->cfg->uri : "libvirt",
-       close_reason(reason));
+  vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
+               "connection to %s lost (%s)",
+               c->cfg->uri ? c->cfg->uri : "libvirt", close_reason(reason));
 }
 
 /* An auxiliary connection (probes, events), (re)opened when missing or
@@ -232,8 +229,8 @@ static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
     if (c->conn_lost) {
       c->conn_lost = false;
       c->reconnects++;
-      note(c, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
-           "connection to %s restored", vs_conn_uri(c->conn));
+      vs_sink_note(&c->sink, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
+                   "connection to %s restored", vs_conn_uri(c->conn));
     }
   }
   ensure_aux_all(c, deadline_ns);
@@ -291,10 +288,8 @@ vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
     vs_domain_entry_forget_devices(e);
     vs_domain_stats_clear(&e->prev);
     e->nvcpu_cached = 0;
-    vs_identity_field(&c->cfg->host_format, e->name, e->uuid_str, c->hostname,
-                      e->host);
-    vs_identity_field(&c->cfg->plugin_instance_format, e->name, e->uuid_str,
-                      c->hostname, e->plugin_instance);
+    vs_identity_fields(c->cfg, e->name, e->uuid_str, c->hostname, e->host,
+                       e->plugin_instance);
   }
   e->seen = c->generation;
   e->round_idx = s->n;
@@ -343,10 +338,11 @@ void vs_core_unresponsive(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
   if (e->unresponsive)
     return;
   e->unresponsive = true;
-  note(c, VS_NOTE_FAILURE, e->host, e->plugin_instance, "gauge", "unresponsive",
-       "domain %s does not answer (%s); its values are "
-       "withheld until it does",
-       e->name, why);
+  vs_sink_note(&c->sink, VS_NOTE_FAILURE, e->host, e->plugin_instance, "gauge",
+               "unresponsive",
+               "domain %s does not answer (%s); its values are "
+               "withheld until it does",
+               e->name, why);
 }
 
 static void note_gone(void *ud, const char *name) {
@@ -396,8 +392,9 @@ static void finish_round(vs_core_t *c, vs_sample_t *s) {
       compute_percent(c, ds);
       if (e->unresponsive) {
         e->unresponsive = false;
-        note(c, VS_NOTE_OKAY, e->host, e->plugin_instance, "gauge",
-             "unresponsive", "domain %s answers again", e->name);
+        vs_sink_note(&c->sink, VS_NOTE_OKAY, e->host, e->plugin_instance,
+                     "gauge", "unresponsive", "domain %s answers again",
+                     e->name);
       }
     }
     e->had_problem = ds->problem;
@@ -452,8 +449,9 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
       if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink,
                              &c->blockinfo, &berr) < 0) {
         c->blockinfo_failed = true;
-        note(c, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
-             "block-info thread not started: %s", berr.msg);
+        vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge",
+                     "blockinfo", "block-info thread not started: %s",
+                     berr.msg);
       }
     }
     if (r == -ETIMEDOUT || r == -EBUSY) {

@@ -45,6 +45,13 @@ typedef struct vs_core_sink {
                 const vs_metric_t *m, uint64_t wall_ns);
 } vs_core_sink_t;
 
+/* Format a notification (message from fmt) and hand it to sink->notify. A
+ * NULL host is the hypervisor's, a NULL plugin instance is empty. */
+void vs_sink_note(const vs_core_sink_t *sink, vs_severity_t sev,
+                  const char *host, const char *plugin_instance,
+                  const char *type, const char *type_instance, const char *fmt,
+                  ...) __attribute__((format(printf, 7, 8)));
+
 /* One sampled domain. */
 typedef struct {
   vs_domain_stats_t st;

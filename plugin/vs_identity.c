@@ -34,3 +34,12 @@ void vs_identity_field(const vs_format_t *fmt, const char *name,
   }
   vs_ident_field(out, VS_IDENT_MAX, raw);
 }
+
+void vs_identity_fields(const vs_config_t *cfg, const char *name,
+                        const char *uuid, const char *hostname,
+                        char host[VS_IDENT_MAX],
+                        char plugin_instance[VS_IDENT_MAX]) {
+  vs_identity_field(&cfg->host_format, name, uuid, hostname, host);
+  vs_identity_field(&cfg->plugin_instance_format, name, uuid, hostname,
+                    plugin_instance);
+}

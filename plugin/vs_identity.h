@@ -11,3 +11,10 @@
 void vs_identity_field(const vs_format_t *fmt, const char *name,
                        const char *uuid, const char *hostname,
                        char out[VS_IDENT_MAX]);
+
+/* Both fields of a domain's identifiers under cfg's HostnameFormat and
+ * PluginInstanceFormat. Thread-safe. */
+void vs_identity_fields(const vs_config_t *cfg, const char *name,
+                        const char *uuid, const char *hostname,
+                        char host[VS_IDENT_MAX],
+                        char plugin_instance[VS_IDENT_MAX]);

@@ -147,15 +147,8 @@ void vs_lifecycle_event(void *ud, virDomainPtr dom, int event, int detail) {
   char uuid[VIR_UUID_STRING_BUFLEN] = "";
   virDomainGetUUIDString(dom, uuid);
   char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX];
-  vs_identity_field(&c->cfg->host_format, name, uuid, c->hostname, host);
-  vs_identity_field(&c->cfg->plugin_instance_format, name, uuid, c->hostname,
-                    pinst);
-  vs_note_t n = {.severity = sev,
-                 .host = host,
-                 .plugin_instance = pinst,
-                 .type = "domain_state",
-                 .type_instance = ""};
-  snprintf(n.message, sizeof(n.message), "Domain state: %s. Reason: %s",
-           vs_state_text(state), event_reason(event, detail));
-  c->sink.notify(c->sink.ud, &n);
+  vs_identity_fields(c->cfg, name, uuid, c->hostname, host, pinst);
+  vs_sink_note(&c->sink, sev, host, pinst, "domain_state", "",
+               "Domain state: %s. Reason: %s", vs_state_text(state),
+               event_reason(event, detail));
 }

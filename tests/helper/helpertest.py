@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "rig"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import guest  # noqa: E402,F401
 import rig  # noqa: E402
-from vstest import Checks  # noqa: E402,F401
+from vstest import Checks, safe_field  # noqa: E402,F401
 
 
 def helper():
@@ -43,24 +43,6 @@ def load_report(path):
 def domstate(name):
     """`virsh domstate NAME` ("running", "shut off", ...)."""
     return rig.virsh("domstate", name).strip()
-
-
-def fnv1a32(data):
-    h = 2166136261
-    for b in data:
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def safe_field(name):
-    """Python model of vs_ident_field() for names without '/' or control characters."""
-    raw = name.encode()
-    if len(raw) <= 127:
-        return name
-    cut = 127 - 9
-    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
-        cut -= 1
-    return raw[:cut].decode() + f"~{fnv1a32(raw):08x}"
 
 
 def max_overlap(intervals):

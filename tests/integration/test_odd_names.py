@@ -9,26 +9,8 @@ plugin/common/vs_ident.h). Both get all their values, and GETVAL on collectd's u
 socket reads them back with the identifier quoted."""
 import time
 
-from vstest import (Checks, expected_identifiers, plugin_dir, rig, tap_names,
-                    virtscale_block)
-
-
-def fnv1a32(data):
-    h = 2166136261
-    for b in data:
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def safe_field(name):
-    """Python model of vs_ident_field() for names without '/' or control characters."""
-    raw = name.encode()
-    if len(raw) <= 127:
-        return name
-    cut = 127 - 9
-    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
-        cut -= 1
-    return raw[:cut].decode() + f"~{fnv1a32(raw):08x}"
+from vstest import (Checks, expected_identifiers, plugin_dir, rig, safe_field,
+                    tap_names, virtscale_block)
 
 
 def main():

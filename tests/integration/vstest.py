@@ -48,6 +48,25 @@ def wait_steady(cd, host, interval, timeout=90.0, rounds=3):
                        f"values {last} (need {rounds} under {interval / 4:.3f} s)")
 
 
+def fnv1a32(data):
+    """32-bit FNV-1a, as plugin/common/vs_ident.c."""
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def safe_field(name):
+    """Python model of vs_ident_field() for names without '/' or control characters."""
+    raw = name.encode()
+    if len(raw) <= 127:
+        return name
+    cut = 127 - 9
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut].decode() + f"~{fnv1a32(raw):08x}"
+
+
 def ds_kinds():
     """{type: [ds kind, ...]} from collectd's types.db ("DERIVE", "GAUGE", ...)."""
     kinds = {}
