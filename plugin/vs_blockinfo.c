@@ -34,6 +34,7 @@ typedef struct {
   bool timeout_noted;      /* the current stuck call was notified */
   bool problem_noted;      /* a failing call was notified */
   bool seen;
+  uint64_t asked; /* the cycle it was last asked in */
 } bi_domain_t;
 
 struct vs_blockinfo {
@@ -52,6 +53,7 @@ struct vs_blockinfo {
   pthread_cond_t wake;
   bool stop;
   atomic_uint_fast64_t timeouts;
+  uint64_t cycle_no; /* the thread's own */
 };
 
 bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
@@ -285,12 +287,13 @@ static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   return j;
 }
 
-static void cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
+/* Ask one domain; returns whether its call got stuck (timed out). */
+static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   if (vs_token_busy(d->outstanding))
-    return; /* never a second call on a domain that has not answered */
+    return false; /* never a second call on a domain that has not answered */
   bi_job_t *j = new_job(b, d, dom);
   if (!j)
-    return;
+    return false;
   vs_token_set(d->outstanding, true);
   uint64_t t0 = vs_now_ns();
   int r = vs_executor_run(b->ex, bi_fn, bi_release, j, t0 + b->timeout_ns);
@@ -304,7 +307,7 @@ static void cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
                    "further call until it does",
                    d->name, (double)b->timeout_ns / VS_NS_PER_SEC);
     }
-    return;
+    return true;
   }
   if (d->timeout_noted) {
     d->timeout_noted = false;
@@ -328,6 +331,7 @@ static void cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   for (size_t i = 0; d->armed && i < d->devices.ndisks; i++)
     d->armed[i] = d->armed[i] || (j->armed && j->armed[i]);
   bi_release(j);
+  return false;
 }
 
 typedef struct {
@@ -351,8 +355,8 @@ static void list_release(void *arg) {
   free(j);
 }
 
-static void cycle(vs_blockinfo_t *b) {
-  uint64_t deadline = vs_now_ns() + b->timeout_ns;
+/* Have b->conn (and the threshold events connection when wanted). */
+static bool connect_calls(vs_blockinfo_t *b, uint64_t deadline) {
   if (b->conn && vs_conn_is_closed(b->conn)) {
     vs_conn_close(b->conn, b->ex, deadline);
     b->conn = NULL;
@@ -370,29 +374,56 @@ static void cycle(vs_blockinfo_t *b) {
   };
   vs_error_t err = {0};
   if (!b->conn && vs_conn_open(b->ex, &o, NULL, deadline, &b->conn, &err) < 0)
-    return; /* the sampler reports the connection; try next cycle */
+    return false; /* the sampler reports the connection; try next cycle */
   if (!b->ev_conn && b->cfg->block_threshold > 0) {
     o.read_only = true;
     o.ev = (vs_conn_events_t){.ud = b, .block_threshold = on_threshold};
     vs_conn_open(b->ex, &o, NULL, deadline, &b->ev_conn, &err);
   }
+  return true;
+}
+
+/* List the domains and ask each one not yet asked in this cycle, one call
+ * at a time. A call that gets stuck holds its connection up: calls sent
+ * after it on the same connection were seen to miss their deadline with it
+ * (as the sampler found, see docs/design.md). So the connection is left to
+ * the stuck call and the pass ends. Returns 1 when the rest is to be asked
+ * on a fresh connection, 0 when done, -1 when there was no listing. */
+static int pass(vs_blockinfo_t *b) {
+  uint64_t deadline = vs_now_ns() + b->timeout_ns;
+  if (!connect_calls(b, deadline))
+    return -1;
   list_job_t *l = calloc(1, sizeof(*l));
   if (!l)
-    return;
+    return -1;
   l->conn = vs_conn_ref(b->conn);
   if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
-    return;
-  /* One call at a time: calls sent beside one stuck on the same connection
-   * were seen to be held up with it (two workers made healthy domains miss
-   * their deadline). So a stuck domain delays the ones after it by up to
-   * BlockInfoTimeout, in the one cycle where it gets stuck; from the next
-   * cycle on it is skipped. */
+    return -1;
+  bool stuck = false;
   for (int i = 0; i < l->n; i++) {
-    bi_domain_t *d = track(b, l->doms[i]);
-    if (d)
-      cycle_domain(b, d, l->doms[i]);
+    bi_domain_t *d = track(b, l->doms[i]); /* seen, asked or not */
+    if (!d || stuck || d->asked == b->cycle_no)
+      continue;
+    d->asked = b->cycle_no;
+    stuck = cycle_domain(b, d, l->doms[i]);
   }
   list_release(l);
+  if (stuck) {
+    /* Closing only drops our reference: the stuck call's domain keeps the
+     * libvirt connection until that call returns. */
+    vs_conn_close(b->conn, b->ex, vs_now_ns() + b->timeout_ns);
+    b->conn = NULL;
+  }
+  return stuck ? 1 : 0;
+}
+
+static void cycle(vs_blockinfo_t *b) {
+  b->cycle_no++;
+  int r = pass(b);
+  if (r < 0)
+    return; /* nothing listed: keep every domain's state */
+  if (r > 0)
+    pass(b); /* a second QEMU stuck in the same cycle waits for the next */
   sweep(b);
 }
 
