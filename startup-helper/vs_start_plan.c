@@ -136,9 +136,10 @@ static int on_boolean(void *ctx, int v) {
   return attach(b, n);
 }
 
-static int on_number(void *ctx, const char *s, size_t len) {
-  builder_t *b = ctx;
-  node_t *n = new_node(b, N_NUMBER, consumed(b) - len);
+/* A node holding its text (numbers keep theirs for exact parsing later). */
+static int text_node(builder_t *b, ntype_t type, size_t offset, const char *s,
+                     size_t len) {
+  node_t *n = new_node(b, type, offset);
   if (!n)
     return 0;
   n->str = strndup(s, len);
@@ -150,18 +151,15 @@ static int on_number(void *ctx, const char *s, size_t len) {
   return attach(b, n);
 }
 
+static int on_number(void *ctx, const char *s, size_t len) {
+  builder_t *b = ctx;
+  return text_node(b, N_NUMBER, consumed(b) - len, s, len);
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len) {
   builder_t *b = ctx;
-  node_t *n = new_node(b, N_STRING, string_start(b->text, consumed(b)));
-  if (!n)
-    return 0;
-  n->str = strndup((const char *)s, len);
-  if (!n->str) {
-    node_free(n);
-    b->nomem = true;
-    return 0;
-  }
-  return attach(b, n);
+  return text_node(b, N_STRING, string_start(b->text, consumed(b)),
+                   (const char *)s, len);
 }
 
 static int on_key(void *ctx, const unsigned char *s, size_t len) {
