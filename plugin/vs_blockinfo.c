@@ -16,8 +16,7 @@
 #include "vs_core.h"
 #include "vs_domxml.h"
 #include "vs_executor.h"
-#include "vs_identity.h"
-#include "vs_metrics.h"
+#include "vs_domain_names.h"
 #include "vs_token.h"
 
 /* A domain as the block-info thread knows it (its own table: the thread owns
@@ -26,7 +25,7 @@ typedef struct {
   unsigned char uuid[VIR_UUID_BUFLEN];
   int id;
   char *name;
-  char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX];
+  vs_domain_label_t *label; /* how it is named in identifiers */
   vs_domxml_devices_t devices;
   bool devices_known;
   bool *armed;             /* per disk: block threshold set */
@@ -40,7 +39,12 @@ typedef struct {
 struct vs_blockinfo {
   const vs_config_t *cfg; /* borrowed, immutable */
   char *hostname;
-  vs_core_sink_t sink;
+  vs_sink_t sink;
+  const vs_virt_api_t *api;
+  /* results for the read thread to hand over (vs_blockinfo_take) */
+  pthread_mutex_t mail_lock; /* guards mail, nmail */
+  vs_domain_result_t *mail;
+  size_t nmail;
   uint64_t period_ns, timeout_ns;
   vs_executor_t *ex;
   vs_conn_t *conn;    /* the calls (read-write when arming thresholds) */
@@ -65,16 +69,14 @@ bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
 
 /* --- event loop thread --------------------------------------------------- */
 
-static void on_threshold(void *ud, virDomainPtr dom, const char *dev,
-                         unsigned long long threshold,
+static void on_threshold(void *ud, const vs_event_domain_t *dom,
+                         const char *dev, unsigned long long threshold,
                          unsigned long long excess) {
   vs_blockinfo_t *b = ud; /* only immutable fields are read */
-  const char *name = virDomainGetName(dom);
-  char uuid[VIR_UUID_STRING_BUFLEN] = "", host[VS_IDENT_MAX],
-       pinst[VS_IDENT_MAX], ti[VS_IDENT_MAX];
-  virDomainGetUUIDString(dom, uuid);
-  vs_identity_fields(b->cfg, name, uuid, b->hostname, host, pinst);
-  vs_ident_field(ti, sizeof(ti), dev);
+  const char *name = dom->name;
+  char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX], ti[VS_IDENT_MAX];
+  vs_domain_names(b->cfg, name, dom->uuid, b->hostname, host, pinst);
+  vs_idfield(ti, sizeof(ti), dev);
   vs_sink_note(
       &b->sink, VS_NOTE_WARNING, host, pinst, "disk_allocation", ti,
       "disk %s of domain %s passed %g%% of its capacity (threshold %llu "
@@ -169,6 +171,7 @@ static void domain_clear(bi_domain_t *d) {
   vs_domxml_devices_clear(&d->devices);
   free(d->armed);
   vs_token_unref(d->outstanding);
+  vs_domain_label_unref(d->label);
   memset(d, 0, sizeof(*d));
 }
 
@@ -201,9 +204,9 @@ static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
     d->id = id;
     d->name = strdup(name);
     d->outstanding = vs_token_new();
-    if (!d->name || !d->outstanding)
+    d->label = vs_domain_label_new(b->cfg, name, uuid_str, b->hostname);
+    if (!d->name || !d->outstanding || !d->label)
       return NULL;
-    vs_identity_fields(b->cfg, name, uuid_str, b->hostname, d->host, d->pinst);
   }
   d->seen = true;
   return d;
@@ -222,19 +225,10 @@ static void sweep(vs_blockinfo_t *b) {
   b->ndoms = out;
 }
 
-typedef struct {
-  vs_blockinfo_t *b;
-  const bi_domain_t *d;
-  uint64_t wall_ns;
-} emit_ctx_t;
-
-static void emit_value(void *ud, const vs_metric_t *m) {
-  emit_ctx_t *e = ud;
-  e->b->sink.value(e->b->sink.ud, e->d->host, e->d->pinst, m, e->wall_ns);
-}
-
-static void dispatch_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
-                           const bi_job_t *j) {
+/* The sizes of an answered call, into the mailbox: the read thread hands
+ * them to collectd, with the time the call answered. */
+static void post_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
+                       const bi_job_t *j) {
   vs_domain_stats_t st = {.groups = VS_GROUP_BLOCK};
   for (size_t i = 0; i < j->devices.ndisks; i++) {
     if (!j->ok[i])
@@ -248,12 +242,37 @@ static void dispatch_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
     vs_fields_set(&dev->f, VS_BLK_CAPACITY, j->info[i].capacity);
     vs_fields_set(&dev->f, VS_BLK_PHYSICAL, j->info[i].physical);
   }
-  vs_metrics_opts_t o = vs_metrics_opts_from_config(b->cfg);
-  o.groups = VS_GROUP_BLOCK;
-  vs_metrics_extra_t x = {.domain_name = d->name};
-  emit_ctx_t e = {.b = b, .d = d, .wall_ns = j->answered_wall_ns};
-  vs_metrics_domain(&o, &st, &x, emit_value, &e);
-  vs_domain_stats_clear(&st);
+  vs_lock(&b->mail_lock);
+  vs_domain_result_t *p = realloc(b->mail, (b->nmail + 1) * sizeof(*p));
+  if (p) {
+    b->mail = p;
+    p[b->nmail++] = (vs_domain_result_t){
+        .label = vs_domain_label_ref(d->label),
+        .st = st, /* moved */
+        .wall_ns = j->answered_wall_ns,
+        .interval_ns = b->period_ns};
+  } else {
+    vs_domain_stats_clear(&st);
+  }
+  vs_unlock(&b->mail_lock);
+}
+
+void vs_blockinfo_take(vs_blockinfo_t *b, vs_sample_t *s) {
+  vs_lock(&b->mail_lock);
+  vs_domain_result_t *mail = b->mail;
+  size_t n = b->nmail;
+  b->mail = NULL;
+  b->nmail = 0;
+  vs_unlock(&b->mail_lock);
+  for (size_t i = 0; i < n; i++) {
+    vs_domain_result_t *r = vs_sample_add_result(s, mail[i].label, &mail[i].st);
+    if (r) {
+      r->wall_ns = mail[i].wall_ns;
+      r->interval_ns = mail[i].interval_ns;
+    }
+    vs_domain_label_unref(mail[i].label);
+  }
+  free(mail);
 }
 
 static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
@@ -301,7 +320,7 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
     atomic_fetch_add(&b->timeouts, 1);
     if (!d->timeout_noted) {
       d->timeout_noted = true;
-      vs_sink_note(&b->sink, VS_NOTE_WARNING, d->host, d->pinst,
+      vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host, d->label->plugin_instance,
                    "disk_allocation", "",
                    "block info of domain %s did not answer within %.2f s; no "
                    "further call until it does",
@@ -311,16 +330,16 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   }
   if (d->timeout_noted) {
     d->timeout_noted = false;
-    vs_sink_note(&b->sink, VS_NOTE_OKAY, d->host, d->pinst, "disk_allocation",
+    vs_sink_note(&b->sink, VS_NOTE_OKAY, d->label->host, d->label->plugin_instance, "disk_allocation",
                  "", "block info of domain %s answers again", d->name);
   }
   if (j->problem[0] && !d->problem_noted)
-    vs_sink_note(&b->sink, VS_NOTE_WARNING, d->host, d->pinst,
+    vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host, d->label->plugin_instance,
                  "disk_allocation", "", "block info of domain %s: %s", d->name,
                  j->problem);
   d->problem_noted = j->problem[0] != '\0';
   if (j->info && j->ok)
-    dispatch_sizes(b, d, j);
+    post_sizes(b, d, j);
   if (j->xml_ok) {
     d->devices = j->devices; /* moved */
     memset(&j->devices, 0, sizeof(j->devices));
@@ -342,7 +361,7 @@ typedef struct {
 
 static void list_fn(void *arg) {
   list_job_t *j = arg;
-  j->n = virConnectListAllDomains(vs_conn_virt(j->conn), &j->doms,
+  j->n = virConnectListAllDomains((virConnectPtr)vs_conn_api(j->conn)->virt(vs_conn_handle(j->conn)), &j->doms,
                                   VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 }
 
@@ -373,12 +392,15 @@ static bool connect_calls(vs_blockinfo_t *b, uint64_t deadline) {
       .keepalive_count = (unsigned)b->cfg->keepalive_count,
   };
   vs_error_t err = {0};
-  if (!b->conn && vs_conn_open(b->ex, &o, NULL, deadline, &b->conn, &err) < 0)
+  vs_conn_events_t none = {0};
+  if (!b->conn &&
+      vs_conn_open(b->ex, b->api, &o, &none, NULL, deadline, &b->conn, &err) <
+          0)
     return false; /* the sampler reports the connection; try next cycle */
   if (!b->ev_conn && b->cfg->block_threshold > 0) {
     o.read_only = true;
-    o.ev = (vs_conn_events_t){.ud = b, .block_threshold = on_threshold};
-    vs_conn_open(b->ex, &o, NULL, deadline, &b->ev_conn, &err);
+    vs_conn_events_t ev = {.ud = b, .block_threshold = on_threshold};
+    vs_conn_open(b->ex, b->api, &o, &ev, NULL, deadline, &b->ev_conn, &err);
   }
   return true;
 }
@@ -448,13 +470,15 @@ static void *thread_main(void *arg) {
 }
 
 int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
-                       uint64_t interval_ns, const vs_core_sink_t *sink,
+                       uint64_t interval_ns, const vs_sink_t *sink,
+                       const vs_virt_api_t *api,
                        vs_blockinfo_t **ret, vs_error_t *err) {
   vs_blockinfo_t *b = calloc(1, sizeof(*b));
   if (!b)
     return vs_error_set(err, -ENOMEM, "out of memory");
   b->cfg = cfg;
   b->sink = *sink;
+  b->api = api;
   b->hostname = strdup(hostname);
   b->period_ns = cfg->blockinfo_interval > 0
                      ? (uint64_t)(cfg->blockinfo_interval * VS_NS_PER_SEC)
@@ -463,6 +487,7 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
   if (b->timeout_ns >= b->period_ns)
     b->timeout_ns = b->period_ns / 2;
   vs_mutex_init(&b->lock);
+  vs_mutex_init(&b->mail_lock);
   vs_cond_init(&b->wake);
   vs_executor_opts_t eo = {.name = "vs-blkinfo",
                            .max_workers = 1,
@@ -480,6 +505,7 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
   if (r < 0) {
     vs_executor_free(b->ex, 0);
     pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->mail_lock);
     pthread_cond_destroy(&b->wake);
     free(b->hostname);
     free(b);
@@ -512,8 +538,14 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
   for (size_t i = 0; i < b->ndoms; i++)
     domain_clear(&b->doms[i]);
   free(b->doms);
+  for (size_t i = 0; i < b->nmail; i++) {
+    vs_domain_stats_clear(&b->mail[i].st);
+    vs_domain_label_unref(b->mail[i].label);
+  }
+  free(b->mail);
   vs_eventloop_unref();
   pthread_mutex_destroy(&b->lock);
+  pthread_mutex_destroy(&b->mail_lock);
   pthread_cond_destroy(&b->wake);
   free(b->hostname);
   free(b);

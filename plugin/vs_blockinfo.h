@@ -15,8 +15,9 @@
 
 #include "common/vs_error.h"
 #include "vs_config.h"
-
-struct vs_core_sink; /* vs_core.h */
+#include "vs_sample.h"
+#include "vs_sink.h"
+#include "vs_virt_api.h"
 
 typedef struct vs_blockinfo vs_blockinfo_t;
 
@@ -34,8 +35,14 @@ bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode);
 /* Start the thread (cfg borrowed, must outlive it; hostname copied).
  * Returns 0 or a negative errno with err set. */
 int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
-                       uint64_t interval_ns, const struct vs_core_sink *sink,
-                       vs_blockinfo_t **ret, vs_error_t *err);
+                       uint64_t interval_ns, const vs_sink_t *sink,
+                       const vs_virt_api_t *api, vs_blockinfo_t **ret,
+                       vs_error_t *err);
+
+/* Hand the sizes answered since the last call to s, each with the time its
+ * call answered (read thread: values dispatched there carry the read's
+ * plugin context and an interval). */
+void vs_blockinfo_take(vs_blockinfo_t *b, vs_sample_t *s);
 
 /* A snapshot of the counters; thread-safe. */
 void vs_blockinfo_counters(vs_blockinfo_t *b, vs_blockinfo_counters_t *ret);

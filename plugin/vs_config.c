@@ -319,6 +319,9 @@ static const struct {
     {"BlockInfoTimeout", offsetof(vs_config_t, blockinfo_timeout), 0.01, 3600,
      false},
     {"BlockThreshold", offsetof(vs_config_t, block_threshold), 1, 99.9, false},
+    {"MaxConnections", offsetof(vs_config_t, max_connections), 1, 16, true},
+    {"StuckThreshold", offsetof(vs_config_t, stuck_threshold), 0.05, 3600,
+     false},
 };
 #define N_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
 
@@ -345,6 +348,33 @@ static int set_number(vs_config_t *cfg, const char *key,
   /* Every numeric field is a double (see the table); memcpy keeps the
    * store free of type-punned pointers. */
   memcpy((char *)cfg + numbers[i].offset, &x, sizeof(x));
+  return 0;
+}
+
+/* GroupInterval "block" 30: a fixed sampling interval for one group. */
+static int set_group_interval(vs_config_t *cfg, const char *key,
+                              const vs_conf_value_t *v, size_t n,
+                              vs_error_t *err) {
+  char buf[160];
+  if (n != 2 || v[0].type != VS_CONF_STRING || v[1].type != VS_CONF_NUMBER)
+    return vs_error_set(err, -EINVAL,
+                        "%s: expected a group name and a number of seconds "
+                        "(GroupInterval \"block\" 30)",
+                        key);
+  vs_group_t g = vs_group_from_name(v[0].string);
+  if (g == 0 || g == VS_GROUP_STATE)
+    return vs_error_set(err, -EINVAL,
+                        "%s: invalid group \"%s\" (expected any of \"cpu\", "
+                        "\"balloon\", \"vcpu\", \"interface\", \"block\", "
+                        "\"perf\"; the state is sampled every interval)",
+                        key, v[0].string);
+  double x = v[1].number;
+  if (!(x >= 0.01 && x <= 86400))
+    return vs_error_set(err, -EINVAL,
+                        "%s: invalid value %s for \"%s\" (expected seconds "
+                        "from 0.01 to 86400)",
+                        key, show(&v[1], buf, sizeof(buf)), v[0].string);
+  cfg->group_interval[vs_group_index(g)] = x;
   return 0;
 }
 
@@ -417,6 +447,9 @@ static const struct {
     {"BlockInfoTimeout", set_number},
     {"BlockThreshold", set_number},
     {"StateNotifications", set_bool_field},
+    {"MaxConnections", set_number},
+    {"StuckThreshold", set_number},
+    {"GroupInterval", set_group_interval},
 };
 #define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
@@ -434,6 +467,7 @@ void vs_config_init(vs_config_t *cfg) {
   cfg->keepalive_interval = 5;
   cfg->keepalive_count = 5;
   cfg->blockinfo_timeout = 2;
+  cfg->max_connections = 4;
   cfg->state_notifications = true;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/vs_error.h"
 #include "vs_filter.h"
+#include "vs_stats.h"
 
 typedef enum {
   VS_MODE_AUTO,       /* bulk when the driver answers the groups, else below */
@@ -74,6 +75,13 @@ typedef struct {
   bool blockinfo_set;        /* BlockInfo was given explicitly */
   double block_threshold;    /* percent of capacity; 0: off */
   bool state_notifications;  /* lifecycle events as notifications */
+
+  /* scale (see vs_schedule.h) */
+  double max_connections; /* statistics calls at once, one per connection */
+  double stuck_threshold; /* s a monitor may stay busy; 0: from interval */
+  /* a fixed sampling interval per group (s, by vs_group_index()); 0: the
+   * automatic cadence */
+  double group_interval[VS_NGROUPS];
 } vs_config_t;
 
 typedef enum {

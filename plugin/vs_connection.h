@@ -1,50 +1,36 @@
-/* virtscale - a libvirt connection with keepalive, a close callback and
- * domain event callbacks, opened and closed on executor workers so a frozen
- * libvirtd can never block the caller past its deadline. */
+/* virtscale - one connection to libvirtd as the core holds it: the libvirt
+ * layer's handle plus a reference count, a "closed" flag set by the close
+ * callback, and callbacks that stop when the owner lets go. Opened and
+ * closed on executor workers, so a frozen libvirtd can never block the
+ * caller past its deadline. */
 #pragma once
 
-#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "common/vs_error.h"
 #include "vs_executor.h"
 #include "vs_token.h"
-
-/* Called on the event loop thread; never after vs_conn_close() returned. */
-typedef struct {
-  void *ud;
-  /* The connection went away (VIR_CONNECT_CLOSE_REASON_*). */
-  void (*closed)(void *ud, int reason);
-  /* A domain lifecycle event (virDomainEventType, detail). */
-  void (*lifecycle)(void *ud, virDomainPtr dom, int event, int detail);
-  /* A block threshold set with virDomainSetBlockThreshold was crossed. */
-  void (*block_threshold)(void *ud, virDomainPtr dom, const char *dev,
-                          unsigned long long threshold,
-                          unsigned long long excess);
-} vs_conn_events_t;
-
-typedef struct {
-  const char *uri; /* NULL: libvirt's default */
-  bool read_only;
-  int keepalive_interval;   /* seconds; 0: no keepalive */
-  unsigned keepalive_count; /* unanswered probes before closing */
-  vs_conn_events_t ev;      /* callbacks left NULL are not registered */
-} vs_conn_opts_t;
+#include "vs_virt_api.h"
 
 typedef struct vs_conn vs_conn_t;
 
-/* Open a connection on a worker of ex, waiting until deadline_ns. Returns 0
+/* Open a connection through api on a worker of ex, waiting until
+ * deadline_ns. ev's callbacks (copied; NULL ones not registered) run on the
+ * event loop thread until vs_conn_close() or vs_conn_detach(). Returns 0
  * and *ret; -ETIMEDOUT / -EBUSY when libvirtd did not answer in time (the
  * attempt goes on and closes what it opened); another negative errno with
  * libvirt's message in err when the open failed. token (a reference the job
  * takes over, may be NULL) is set not busy when the attempt has returned. */
-int vs_conn_open(vs_executor_t *ex, const vs_conn_opts_t *opts,
+int vs_conn_open(vs_executor_t *ex, const vs_virt_api_t *api,
+                 const vs_conn_opts_t *opts, const vs_conn_events_t *ev,
                  vs_token_t *token, uint64_t deadline_ns, vs_conn_t **ret,
                  vs_error_t *err);
 
-/* The libvirt connection (borrowed; take virConnectRef for a job). */
-virConnectPtr vs_conn_virt(const vs_conn_t *c);
+/* The libvirt layer and its handle (borrowed; a job keeps the connection
+ * alive with vs_conn_ref()). */
+const vs_virt_api_t *vs_conn_api(const vs_conn_t *c);
+void *vs_conn_handle(const vs_conn_t *c);
 /* Canonical URI and the hypervisor's logical CPU count (0: unknown). */
 const char *vs_conn_uri(const vs_conn_t *c);
 unsigned vs_conn_host_cpus(const vs_conn_t *c);
@@ -60,8 +46,7 @@ vs_conn_t *vs_conn_ref(vs_conn_t *c);
 void vs_conn_unref(vs_conn_t *c);
 
 /* Count a call in flight on the connection: begin before submitting a job,
- * end when the job's libvirt call has returned (on its worker). Calls still
- * in flight when a new round starts are stuck calls of earlier rounds. */
+ * end when the job's libvirt call has returned (on its worker). */
 void vs_conn_call_begin(vs_conn_t *c);
 void vs_conn_call_end(vs_conn_t *c);
 unsigned vs_conn_inflight(const vs_conn_t *c);
@@ -70,7 +55,7 @@ unsigned vs_conn_inflight(const vs_conn_t *c);
  * connection retired because a call on it is stuck. */
 void vs_conn_detach(vs_conn_t *c);
 
-/* Stop the callbacks (none runs after this returns), then deregister them
- * and close the connection on a worker of ex, waiting at most until
- * deadline_ns. Drops the owner's reference. NULL-safe. */
+/* Stop the callbacks (none runs after this returns), then drop the owner's
+ * reference on a worker of ex (the last reference closes), waiting at most
+ * until deadline_ns. NULL-safe. */
 void vs_conn_close(vs_conn_t *c, vs_executor_t *ex, uint64_t deadline_ns);

@@ -1,26 +1,95 @@
 #include "vs_core.h"
 
 #include <errno.h>
-#include <libvirt/virterror.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/vs_eventloop.h"
 #include "common/vs_time.h"
-#include "common/vs_virt.h"
-#include "vs_core_internal.h"
-#include "vs_identity.h"
+#include "vs_blockinfo.h"
+#include "vs_calls.h"
+#include "vs_connections.h"
+#include "vs_control_probe.h"
+#include "vs_domain_names.h"
+#include "vs_domain_table.h"
+#include "vs_executor.h"
+#include "vs_lifecycle.h"
+#include "vs_schedule.h"
 
 /* How long shutdown waits for workers that are not stuck. */
 #define SHUTDOWN_WAIT_NS (2 * VS_NS_PER_SEC)
+/* Calls on the wire looked at once, at most. */
+#define MAX_WIRE 16
 
-static void on_conn_closed(void *ud, int reason);
+struct vs_core {
+  const vs_config_t *cfg; /* borrowed, immutable */
+  char *hostname;         /* owned, immutable */
+  vs_sink_t sink;         /* immutable */
+  uint64_t interval_ns;
+  const vs_virt_api_t *api;
+
+  vs_executor_t *ex; /* runs every libvirt call */
+  vs_conns_t *conns;
+  vs_calls_t *calls;
+  vs_plan_t plan;
+  vs_stats_mode_t mode; /* resolved; VS_MODE_AUTO until the driver is known */
+  bool no_block_stats_flags; /* per-domain: driver lacks BlockStatsFlags */
+  vs_token_t *probe_busy;    /* a control probe is out */
+
+  vs_domain_table_t table;
+  uint64_t tick;    /* reads */
+  uint64_t listing; /* tier-0 answers taken */
+  bool all_out;     /* the tier-0 call is queued or sent */
+  uint64_t abandoned_total;
+
+  vs_blockinfo_t *blockinfo; /* NULL when off */
+  bool blockinfo_failed;     /* it could not start: not retried */
+};
+
+/* What one read collects besides the sample itself. */
+typedef struct {
+  vs_sample_t *s;
+  uint64_t deadline;
+  unsigned answers;  /* calls answered in this read */
+  bool silent;       /* libvirtd did not answer a probe */
+  uint64_t next_probe;
+  char call_error[VS_ERROR_MSG_MAX];
+} round_t;
+
+/* --- connections and events ----------------------------------------------- */
+
+static const char *close_reason(vs_close_reason_t reason) {
+  switch (reason) {
+  case VS_CLOSE_ERROR:
+    return "I/O error";
+  case VS_CLOSE_EOF:
+    return "libvirtd closed it";
+  case VS_CLOSE_KEEPALIVE:
+    return "keepalive timeout: libvirtd does not answer";
+  default:
+    return "closed by the client";
+  }
+}
+
+/* Event loop thread: only immutable fields of c are read. */
+static void on_lost(void *ud, vs_close_reason_t reason) {
+  const vs_core_t *c = ud;
+  vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
+               "connection to %s lost (%s)",
+               c->cfg->uri ? c->cfg->uri : "libvirt", close_reason(reason));
+}
+
+/* Event loop thread: only immutable fields of c are read. */
+static void on_lifecycle(void *ud, const vs_event_domain_t *d, int event,
+                         int detail) {
+  const vs_core_t *c = ud;
+  vs_lifecycle_note(c->cfg, c->hostname, &c->sink, d, event, detail);
+}
 
 int vs_core_new(const vs_config_t *cfg, const char *hostname,
-                uint64_t interval_ns, const vs_core_sink_t *sink,
-                vs_core_t **ret, vs_error_t *err) {
+                uint64_t interval_ns, const vs_sink_t *sink,
+                const vs_virt_api_t *api, vs_core_t **ret, vs_error_t *err) {
   int r = vs_eventloop_ref(err);
   if (r < 0)
     return r;
@@ -32,471 +101,797 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
   c->cfg = cfg;
   c->sink = *sink;
   c->interval_ns = interval_ns;
+  c->api = api ? api : &vs_virt_api_libvirt;
   c->mode = cfg->mode;
   c->hostname = strdup(hostname ? hostname : "");
-  c->open_token = vs_token_new();
-  c->probe_token = vs_token_new();
+  c->probe_busy = vs_token_new();
+  unsigned lanes = (unsigned)cfg->max_connections;
+  if (lanes == 0)
+    lanes = 1;
+  /* Workers: one per lane, the probe, and connection opening. */
   vs_executor_opts_t eo = {.name = "vs-sample",
-                           .max_workers = 2,
+                           .max_workers = lanes + 2,
                            .max_abandoned = (unsigned)cfg->max_abandoned};
-  if (!c->hostname || !c->open_token || !c->probe_token ||
-      (r = vs_executor_new(&eo, &c->ex, err)) < 0) {
+  vs_conns_opts_t co = {
+      .api = c->api,
+      .opts = {.uri = cfg->uri,
+               .read_only = true,
+               .keepalive_interval = (int)cfg->keepalive_interval,
+               .keepalive_count = (unsigned)cfg->keepalive_count},
+      .max_lanes = lanes,
+      .max_retired = (unsigned)cfg->max_abandoned,
+      .lost = on_lost,
+      .lifecycle = cfg->state_notifications ? on_lifecycle : NULL,
+      .ud = c};
+  if (!c->hostname || !c->probe_busy ||
+      (r = vs_executor_new(&eo, &c->ex, err)) < 0 ||
+      (co.ex = c->ex, r = vs_conns_new(&co, &c->conns, err)) < 0 ||
+      (r = vs_calls_new(c->ex, lanes, &c->calls, err)) < 0) {
     vs_core_free(c);
     return r < 0 ? r : vs_error_set(err, -ENOMEM, "out of memory");
   }
+  vs_plan_init(&c->plan, cfg->groups, cfg->mode == VS_MODE_PER_DOMAIN,
+               cfg->group_interval, interval_ns, lanes,
+               (uint64_t)(cfg->stuck_threshold * 1e9));
   *ret = c;
   return 0;
-}
-
-/* Close retired connections whose stuck calls have returned (all of them
- * when all is set). */
-static void close_retired(vs_core_t *c, bool all, uint64_t deadline_ns) {
-  size_t out = 0;
-  for (size_t i = 0; i < c->nretired; i++) {
-    if (all || vs_conn_inflight(c->retired[i]) == 0)
-      vs_conn_close(c->retired[i], c->ex, deadline_ns);
-    else
-      c->retired[out++] = c->retired[i];
-  }
-  c->nretired = out;
-}
-
-static void drop_connection(vs_core_t *c, uint64_t deadline_ns) {
-  vs_conn_close(c->conn, c->ex, deadline_ns);
-  c->conn = NULL;
-  vs_conn_close(c->probe_conn, c->ex, deadline_ns);
-  c->probe_conn = NULL;
-  vs_conn_close(c->events_conn, c->ex, deadline_ns);
-  c->events_conn = NULL;
-  /* The driver behind the URI may differ after a reconnect. */
-  c->mode = c->cfg->mode;
-  c->no_block_stats_flags = false;
 }
 
 void vs_core_free(vs_core_t *c) {
   if (!c)
     return;
   vs_blockinfo_stop(c->blockinfo);
-  drop_connection(c, vs_now_ns() + SHUTDOWN_WAIT_NS);
-  close_retired(c, true, vs_now_ns() + SHUTDOWN_WAIT_NS);
-  free(c->retired);
+  vs_calls_free(c->calls);
+  vs_conns_free(c->conns, vs_now_ns() + SHUTDOWN_WAIT_NS);
   vs_executor_free(c->ex, SHUTDOWN_WAIT_NS);
   vs_domain_table_clear(&c->table);
-  vs_token_unref(c->open_token);
-  vs_token_unref(c->probe_token);
+  vs_token_unref(c->probe_busy);
   free(c->hostname);
   free(c);
   vs_eventloop_unref();
 }
 
-const char *vs_core_uri(const vs_core_t *c) {
-  return c->conn ? vs_conn_uri(c->conn) : NULL;
-}
+const char *vs_core_uri(const vs_core_t *c) { return vs_conns_uri(c->conns); }
 
-bool vs_core_code_is_unsupported(int code) {
-  return code == VIR_ERR_NO_SUPPORT || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
-         code == VIR_ERR_OPERATION_UNSUPPORTED;
-}
-
-uint64_t vs_core_unresponsive_after(const vs_core_t *c, uint64_t budget_ns) {
-  /* A healthy monitor answers in milliseconds; half the round's budget is
-   * far beyond that and still reports a frozen QEMU in the round it froze. */
-  return budget_ns / 2;
-}
-
-/* --- connection ----------------------------------------------------------- */
-
-static const char *close_reason(int reason) {
-  switch (reason) {
-  case VIR_CONNECT_CLOSE_REASON_ERROR:
-    return "I/O error";
-  case VIR_CONNECT_CLOSE_REASON_EOF:
-    return "libvirtd closed it";
-  case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
-    return "keepalive timeout: libvirtd does not answer";
-  default:
-    return "closed by the client";
-  }
-}
-
-void vs_sink_note(const vs_core_sink_t *sink, vs_severity_t sev,
-                  const char *host, const char *plugin_instance,
-                  const char *type, const char *type_instance, const char *fmt,
-                  ...) {
-  vs_note_t n = {.severity = sev,
-                 .host = host,
-                 .plugin_instance = plugin_instance ? plugin_instance : "",
-                 .type = type,
-                 .type_instance = type_instance};
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(n.message, sizeof(n.message), fmt, ap);
-  va_end(ap);
-  sink->notify(sink->ud, &n);
-}
-
-/* Event loop thread: only immutable fields of c are read. */
-static void on_conn_closed(void *ud, int reason) {
-  const vs_core_t *c = ud;
-  vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
-               "connection to %s lost (%s)",
-               c->cfg->uri ? c->cfg->uri : "libvirt", close_reason(reason));
-}
-
-/* An auxiliary connection (probes, events), (re)opened when missing or
- * closed; a failure is retried next round without complaint. */
-static void ensure_aux(vs_core_t *c, vs_conn_t **slot,
-                       const vs_conn_events_t *ev, uint64_t deadline_ns) {
-  if (*slot && vs_conn_is_closed(*slot)) {
-    vs_conn_close(*slot, c->ex, deadline_ns);
-    *slot = NULL;
-  }
-  if (*slot || vs_token_busy(c->open_token))
-    return;
-  vs_conn_opts_t o = {
-      .uri = c->cfg->uri,
-      .read_only = true,
-      .keepalive_interval = (int)c->cfg->keepalive_interval,
-      .keepalive_count = (unsigned)c->cfg->keepalive_count,
-      .ev = *ev,
-  };
-  vs_error_t err = {0};
-  vs_token_set(c->open_token, true);
-  vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns, slot, &err);
-}
-
-static void ensure_aux_all(vs_core_t *c, uint64_t deadline_ns) {
-  vs_conn_events_t none = {0};
-  ensure_aux(c, &c->probe_conn, &none, deadline_ns);
-  if (c->cfg->state_notifications) {
-    vs_conn_events_t ev = {.ud = c, .lifecycle = vs_lifecycle_event};
-    ensure_aux(c, &c->events_conn, &ev, deadline_ns);
-  }
-}
-
-/* Open the sampling connection. */
-static int open_sampling(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
-                         vs_error_t *err) {
-  if (vs_token_busy(c->open_token))
-    return vs_error_set(err, -ETIMEDOUT,
-                        "still waiting for libvirtd to answer a connection");
-  vs_conn_opts_t o = {
-      .uri = c->cfg->uri,
-      .read_only = true,
-      .keepalive_interval = (int)c->cfg->keepalive_interval,
-      .keepalive_count = (unsigned)c->cfg->keepalive_count,
-      .ev = {.ud = c, .closed = on_conn_closed},
-  };
-  s->calls++;
-  vs_token_set(c->open_token, true);
-  int r = vs_conn_open(c->ex, &o, vs_token_ref(c->open_token), deadline_ns,
-                       &c->conn, err);
-  if (r < 0)
-    s->errors++;
-  return r;
-}
-
-int vs_core_replace_conn(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
-                         vs_error_t *err) {
-  if (c->conn) {
-    vs_conn_t **p = realloc(c->retired, (c->nretired + 1) * sizeof(*p));
-    if (!p)
-      return vs_error_set(err, -ENOMEM, "out of memory");
-    c->retired = p;
-    vs_conn_detach(c->conn); /* its loss is not the plugin's any more */
-    c->retired[c->nretired++] = c->conn;
-    c->conn = NULL;
-  }
-  /* Each retired connection holds a worker in a stuck call: no more of
-   * them than workers may be abandoned. */
-  if (c->nretired >= (size_t)c->cfg->max_abandoned)
-    return vs_error_set(err, -EBUSY, "too many calls stuck in libvirt");
-  return open_sampling(c, s, deadline_ns, err);
-}
-
-static int ensure_connected(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
-                            vs_error_t *err) {
-  close_retired(c, false, deadline_ns);
-  if (c->conn && vs_conn_is_closed(c->conn)) {
-    drop_connection(c, deadline_ns);
-    c->conn_lost = true;
-  }
-  if (!c->conn) {
-    int r = open_sampling(c, s, deadline_ns, err);
-    if (r < 0)
-      return r;
-    s->connected = true;
-    if (c->conn_lost) {
-      c->conn_lost = false;
-      c->reconnects++;
-      vs_sink_note(&c->sink, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
-                   "connection to %s restored", vs_conn_uri(c->conn));
-    }
-  }
-  ensure_aux_all(c, deadline_ns);
-  return 0;
-}
-
-/* --- domains in a round -----------------------------------------------------
+/* --- domains ---------------------------------------------------------------
  */
 
-static int grow_samples(vs_sample_t *s) {
-  if (s->n < s->cap)
-    return 0;
-  size_t cap = s->cap ? 2 * s->cap : 32;
-  vs_domain_sample_t *p = realloc(s->domains, cap * sizeof(*p));
-  if (!p)
-    return -ENOMEM;
-  s->domains = p;
-  s->cap = cap;
-  return 0;
-}
-
-vs_domain_sample_t *vs_core_track(vs_core_t *c, vs_sample_t *s,
-                                  virDomainPtr dom, int *ret_err) {
-  *ret_err = 0;
-  /* Name, UUID and ID are held in the virDomainPtr: no RPC here. */
-  const char *name = virDomainGetName(dom);
-  unsigned char uuid[VIR_UUID_BUFLEN];
-  if (!name || virDomainGetUUID(dom, uuid) < 0)
-    return NULL;
-  /* Tracked already in this round (careful mode lists, then samples). */
-  vs_domain_entry_t *known = vs_domain_table_find(&c->table, uuid);
-  if (known && known->seen == c->generation)
-    return &s->domains[known->round_idx];
-  const char *names[] = {name};
+/* The entry for a record, created or refreshed (a restart resets what was
+ * known of the old run). NULL when the Domain filter leaves it out or on
+ * ENOMEM. */
+static vs_domain_entry_t *track(vs_core_t *c, const vs_record_t *rec) {
+  const char *names[] = {rec->name};
   if (!vs_filter_selects(&c->cfg->domains, names, 1))
     return NULL;
-
   bool is_new;
-  vs_domain_entry_t *e = vs_domain_table_get(&c->table, uuid, &is_new);
-  if (!e || grow_samples(s) < 0) {
-    *ret_err = -ENOMEM;
+  vs_domain_entry_t *e = vs_domain_table_get(&c->table, &rec->uuid, &is_new);
+  if (!e)
     return NULL;
-  }
-  int id = (int)virDomainGetID(dom);
-  if (is_new || !e->name || strcmp(e->name, name) != 0 || e->id != id) {
-    char *copy = strdup(name);
-    if (!copy) {
-      *ret_err = -ENOMEM;
+  if (is_new || e->id != rec->id || strcmp(e->label->name, rec->name) != 0) {
+    char uuid[VS_UUID_STRING_LEN];
+    vs_uuid_format(&rec->uuid, uuid);
+    vs_domain_label_t *l =
+        vs_domain_label_new(c->cfg, rec->name, uuid, c->hostname);
+    if (!l)
       return NULL;
-    }
-    free(e->name);
-    e->name = copy;
-    e->id = id;
-    virDomainGetUUIDString(dom, e->uuid_str);
-    vs_domain_entry_forget_devices(e);
-    vs_domain_stats_clear(&e->prev);
-    e->nvcpu_cached = 0;
-    vs_identity_fields(c->cfg, e->name, e->uuid_str, c->hostname, e->host,
-                       e->plugin_instance);
+    vs_domain_label_unref(e->label);
+    e->label = l;
+    if (!is_new)
+      vs_domain_entry_reset(e);
+    e->id = rec->id;
   }
-  e->seen = c->generation;
-  e->round_idx = s->n;
-
-  vs_domain_sample_t *ds = &s->domains[s->n++];
-  memset(ds, 0, sizeof(*ds));
-  ds->entry = e;
-  return ds;
+  return e;
 }
 
-void vs_core_untrack(vs_core_t *c, vs_sample_t *s) {
-  vs_domain_sample_t *ds = &s->domains[--s->n];
-  ds->entry->seen = c->generation - 1;
-  vs_domain_stats_clear(&ds->st);
-}
-
-void vs_core_problem(vs_sample_t *s, vs_domain_sample_t *ds, const char *msg) {
-  s->errors++;
-  /* Only the first problem of a domain in a round is kept. */
-  if (ds->problem)
-    return;
-  ds->problem = true;
-  vs_problem_t *p = realloc(s->problems, (s->nproblems + 1) * sizeof(*p));
-  if (!p)
-    return;
-  s->problems = p;
-  p[s->nproblems].domain = strdup(ds->entry->name);
-  p[s->nproblems].message = strdup(msg);
-  p[s->nproblems].first = !ds->entry->had_problem;
-  if (!p[s->nproblems].domain || !p[s->nproblems].message) {
-    free(p[s->nproblems].domain);
-    free(p[s->nproblems].message);
-    return;
-  }
-  s->nproblems++;
-}
-
-void vs_core_unresponsive(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
-                          const char *why) {
-  if (ds->unresponsive)
-    return;
-  ds->unresponsive = true;
-  vs_domain_stats_clear(&ds->st);
-  s->unresponsive++;
-  vs_domain_entry_t *e = ds->entry;
+static void note_unresponsive(vs_core_t *c, vs_domain_entry_t *e,
+                              const char *why) {
   if (e->unresponsive)
     return;
   e->unresponsive = true;
-  vs_sink_note(&c->sink, VS_NOTE_FAILURE, e->host, e->plugin_instance, "gauge",
-               "unresponsive",
-               "domain %s does not answer (%s); its values are "
-               "withheld until it does",
-               e->name, why);
+  vs_sink_note(&c->sink, VS_NOTE_FAILURE, e->label->host,
+               e->label->plugin_instance, "gauge", "unresponsive",
+               "domain %s does not answer (%s); its monitor-bound "
+               "statistics are withheld until it does",
+               e->label->name, why);
 }
 
-static void note_gone(void *ud, const char *name) {
-  vs_sample_t *s = ud;
-  char **p = realloc(s->gone, (s->ngone + 1) * sizeof(*p));
-  if (!p)
+static void note_answers_again(vs_core_t *c, vs_domain_entry_t *e) {
+  e->stuck = false;
+  vs_token_unref(e->held);
+  e->held = NULL;
+  if (!e->unresponsive)
     return;
-  s->gone = p;
-  if ((p[s->ngone] = strdup(name)))
-    s->ngone++;
+  e->unresponsive = false;
+  vs_sink_note(&c->sink, VS_NOTE_OKAY, e->label->host,
+               e->label->plugin_instance, "gauge", "unresponsive",
+               "domain %s answers again", e->label->name);
 }
 
-/* %CPU from the previous reading of the same domain (by UUID). The reading
- * time is when libvirt answered, so a slow round does not inflate it. */
-static void compute_percent(vs_core_t *c, vs_domain_sample_t *ds) {
-  vs_domain_entry_t *e = ds->entry;
-  const vs_domain_stats_t *st = &ds->st;
-  if (st->have_vcpu_current)
+static void on_gone(void *ud, const vs_domain_entry_t *e) {
+  vs_sample_add_gone(ud, e->label ? e->label->name : "");
+}
+
+/* --- calls -------------------------------------------------------------- */
+
+static unsigned tier_groups(const vs_core_t *c, unsigned mask) {
+  unsigned g = 0;
+  for (unsigned t = 0; t < c->plan.ntiers; t++)
+    if (mask & (1u << t))
+      g |= c->plan.tiers[t].groups;
+  return g;
+}
+
+static vs_sampler_fn sampler(const vs_core_t *c) {
+  return c->mode == VS_MODE_PER_DOMAIN ? vs_sampler_per_domain
+                                       : vs_sampler_bulk;
+}
+
+static int uuid_key_cmp(const void *a, const void *b) {
+  return vs_uuid_cmp(a, b);
+}
+
+/* A call of the tiers in mask for the n entries es[] (NULL: every running
+ * domain, tier 0). Returns it or NULL (ENOMEM). */
+static vs_call_t *new_call(vs_core_t *c, unsigned mask,
+                           vs_domain_entry_t *const *es, size_t n) {
+  vs_call_t *call = vs_call_new();
+  if (!call)
+    return NULL;
+  call->run = sampler(c);
+  call->tiers = mask;
+  call->groups = tier_groups(c, mask);
+  call->all = es == NULL;
+  /* The state rides along in every bulk call: a domain that stops during
+   * the call answers as shut off, and is recognised by it. */
+  if (call->groups && c->mode != VS_MODE_PER_DOMAIN)
+    call->groups |= VS_GROUP_STATE;
+  bool per_domain = c->mode == VS_MODE_PER_DOMAIN;
+  call->block_sizes = per_domain && !c->blockinfo;
+  call->no_flags = c->no_block_stats_flags;
+  bool want_nvcpu =
+      (call->groups & VS_GROUP_CPU) && !(c->cfg->groups & VS_GROUP_VCPU);
+  size_t cap = es ? n : c->table.n;
+  call->uuids = calloc(cap ? cap : 1, sizeof(*call->uuids));
+  call->need_nvcpu = calloc(cap ? cap : 1, sizeof(*call->need_nvcpu));
+  if (per_domain && es) {
+    call->devices = calloc(n ? n : 1, sizeof(*call->devices));
+    call->devices_known = calloc(n ? n : 1, sizeof(*call->devices_known));
+  }
+  if (!call->uuids || !call->need_nvcpu ||
+      (per_domain && es && (!call->devices || !call->devices_known))) {
+    vs_call_free(call);
+    return NULL;
+  }
+  for (size_t i = 0; es && i < n; i++) {
+    const vs_domain_entry_t *e = es[i];
+    call->uuids[call->n++] = e->uuid;
+    if (call->devices && e->devices_known) {
+      vs_error_t ignored;
+      if (vs_domxml_devices_copy(&e->devices, &call->devices[i], &ignored) ==
+          0)
+        call->devices_known[i] = true;
+    }
+  }
+  /* The vCPU count %CPU divides by, when the vcpu group is off: asked once
+   * per domain start. */
+  for (size_t i = 0; want_nvcpu && i < c->table.n; i++)
+    if (c->table.entries[i]->nvcpu_cached == 0)
+      call->need_nvcpu[call->nneed++] = c->table.entries[i]->uuid;
+  qsort(call->need_nvcpu, call->nneed, sizeof(vs_uuid_t), uuid_key_cmp);
+  if (per_domain && !es)
+    call->groups = 0; /* the listing */
+  return call;
+}
+
+/* Queue calls of the tiers in mask for es[n], in chunks over the lanes, and
+ * mark them out. front: ahead of what is queued (domains asked again after
+ * a stuck call). */
+static void send_chunks(vs_core_t *c, unsigned mask, vs_domain_entry_t **es,
+                        size_t n, bool front) {
+  size_t chunk = vs_plan_chunk(&c->plan, n, c->plan.max_lanes);
+  for (size_t at = 0; at < n; at += chunk) {
+    size_t k = n - at < chunk ? n - at : chunk;
+    vs_call_t *call = new_call(c, mask, es + at, k);
+    if (!call)
+      return; /* out of memory: they are due again next read */
+    for (size_t i = 0; i < k; i++)
+      es[at + i]->out |= mask;
+    vs_calls_queue(c->calls, call, front);
+  }
+}
+
+/* The calls due in this read: the job-free tier (every domain, when its
+ * last call answered) and each other tier's share of the domains. */
+static void plan_calls(vs_core_t *c, bool only_new) {
+  if (!only_new && !c->all_out) {
+    vs_call_t *call = new_call(c, 1u << VS_TIER_ALL, NULL, 0);
+    if (call) {
+      c->all_out = true;
+      /* Ahead of the chunks: the job-free values and the list of domains
+       * come first. */
+      vs_calls_queue(c->calls, call, true);
+    }
+  }
+  size_t n = c->table.n;
+  if (n == 0)
+    return;
+  vs_plan_candidate_t *cand = calloc(n, sizeof(*cand));
+  size_t *pick = calloc(n, sizeof(*pick));
+  unsigned *due = calloc(n, sizeof(*due));
+  vs_domain_entry_t **es = calloc(n, sizeof(*es));
+  if (!cand || !pick || !due || !es)
+    goto out;
+  const unsigned job_tiers = ~(1u << VS_TIER_ALL);
+  for (unsigned t = 1; t < c->plan.ntiers; t++) {
+    if (c->plan.tiers[t].groups == 0 && !c->plan.per_domain)
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      const vs_domain_entry_t *e = c->table.entries[i];
+      /* At most one job-taking call per domain out at a time; a stuck
+       * monitor is left alone until its call returned. */
+      cand[i] = (vs_plan_candidate_t){
+          .eligible = e->listed == c->listing && !(e->out & job_tiers) &&
+                      !e->stuck && (!only_new || !e->sampled[t]),
+          .sampled = e->sampled[t],
+          .last_tick = e->last_tick[t]};
+    }
+    size_t m = vs_plan_pick(&c->plan, t, c->tick, cand, n, n, pick);
+    for (size_t i = 0; i < m; i++)
+      due[pick[i]] |= 1u << t;
+  }
+  /* Domains due in the same tiers share calls. */
+  for (size_t i = 0; i < n; i++) {
+    if (!due[i])
+      continue;
+    unsigned mask = due[i];
+    size_t k = 0;
+    for (size_t j = i; j < n; j++)
+      if (due[j] == mask) {
+        es[k++] = c->table.entries[j];
+        due[j] = 0;
+      }
+    send_chunks(c, mask, es, k, false);
+  }
+out:
+  free(cand);
+  free(pick);
+  free(due);
+  free(es);
+}
+
+/* How many lanes the queued work wants, and give them connections. */
+static void kick(vs_core_t *c, uint64_t deadline) {
+  size_t queued = vs_calls_queued(c->calls);
+  unsigned busy = vs_calls_busy(c->calls);
+  unsigned want = busy + (unsigned)(queued < c->plan.max_lanes
+                                        ? queued
+                                        : c->plan.max_lanes);
+  if (want > c->plan.max_lanes)
+    want = c->plan.max_lanes;
+  if (want == 0)
+    return;
+  vs_conns_want_lanes(c->conns, want, deadline);
+  vs_conn_t *lanes[16] = {0};
+  for (unsigned i = 0; i < c->plan.max_lanes && i < 16; i++)
+    lanes[i] = vs_conns_lane(c->conns, i);
+  vs_calls_kick(c->calls, lanes, c->plan.max_lanes);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+/* %CPU from the previous reading of the same domain. The reading time is
+ * when libvirt answered, so a slow call does not inflate it. */
+static void cpu_percent(const vs_core_t *c, vs_domain_entry_t *e,
+                        const vs_domain_stats_t *st, uint64_t answered_ns,
+                        vs_domain_result_t *res) {
+  if (st->have_vcpu_current && st->vcpu_current)
     e->nvcpu_cached = st->vcpu_current;
   if (!vs_fields_has(&st->cpu, VS_CPU_TIME) ||
-      !vs_fields_has(&e->prev.cpu, VS_CPU_TIME))
+      !vs_fields_has(&e->prev.cpu, VS_CPU_TIME) || e->prev_cpu_ns == 0)
     return;
   unsigned nvcpu = e->nvcpu_cached;
-  double pct = vs_cpu_percent(e->prev.cpu.v[VS_CPU_TIME], e->prev_ns,
-                              st->cpu.v[VS_CPU_TIME], ds->sampled_ns, nvcpu);
+  double pct = vs_cpu_percent(e->prev.cpu.v[VS_CPU_TIME], e->prev_cpu_ns,
+                              st->cpu.v[VS_CPU_TIME], answered_ns, nvcpu);
   if (pct < 0)
     return;
   /* Compatibility: the bundled plugin reports a share of the whole host, so
    * thresholds written for it keep their meaning. */
   if (c->cfg->compat == VS_COMPAT_VIRT) {
-    unsigned host_cpus = c->conn ? vs_conn_host_cpus(c->conn) : 0;
+    unsigned host_cpus = vs_conns_host_cpus(c->conns);
     if (host_cpus == 0)
       return;
     pct = pct * nvcpu / host_cpus;
   }
-  ds->have_cpu_percent = true;
-  ds->cpu_percent = pct;
+  res->have_cpu_percent = true;
+  res->cpu_percent = pct;
 }
 
-/* After the samplers: derived values, recoveries, problems, gone domains. */
-static void finish_round(vs_core_t *c, vs_sample_t *s) {
-  for (size_t i = 0; i < s->n; i++) {
-    vs_domain_sample_t *ds = &s->domains[i];
-    vs_domain_entry_t *e = ds->entry;
-    if (!ds->unresponsive) {
-      vs_domain_stats_drop_regressions(&ds->st, &e->prev);
-      compute_percent(c, ds);
-      if (e->unresponsive) {
-        e->unresponsive = false;
-        vs_sink_note(&c->sink, VS_NOTE_OKAY, e->host, e->plugin_instance,
-                     "gauge", "unresponsive", "domain %s answers again",
-                     e->name);
+/* One domain's record of an answered call into the read. */
+static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
+                        vs_record_t *rec) {
+  vs_domain_entry_t *e = call->all ? track(c, rec)
+                                   : vs_domain_table_find(&c->table, &rec->uuid);
+  if (!e || rec->gone)
+    return;
+  if (call->all)
+    e->listed = c->listing;
+  else if (e->id != rec->id)
+    return; /* restarted since it was asked: the listing resets it */
+  if (rec->problem) {
+    e->problem = true;
+    vs_sample_add_problem(rd->s, e->label->name, rec->problem,
+                          !e->had_problem);
+  }
+  if (rec->devices_fetched) {
+    vs_domxml_devices_clear(&e->devices);
+    e->devices = rec->devices; /* moved */
+    memset(&rec->devices, 0, sizeof(rec->devices));
+    e->devices_known = true;
+  }
+  if (rec->nvcpu)
+    e->nvcpu_cached = rec->nvcpu;
+  vs_domain_stats_t *st = &rec->st;
+  /* A domain that stopped while the call ran answers shut off, with
+   * counters from another source: not reported. */
+  if (st->have_state && st->state == VS_STATE_SHUTOFF)
+    return;
+  for (unsigned t = 0; t < c->plan.ntiers; t++)
+    if (call->tiers & (1u << t)) {
+      e->sampled[t] = true;
+      e->last_tick[t] = c->tick;
+    }
+  /* Each group from one tier only: one source per identifier, so values
+   * of one identifier always come in time order. */
+  unsigned groups = tier_groups(c, call->tiers);
+  if (c->mode == VS_MODE_PER_DOMAIN && !call->all)
+    groups |= VS_GROUP_STATE;
+  st->groups &= groups & (c->cfg->groups | VS_GROUP_STATE);
+  if (!(c->cfg->groups & VS_GROUP_STATE))
+    st->groups &= ~VS_GROUP_STATE;
+  /* Sizes come from the block-info thread when it runs. */
+  for (size_t b = 0; c->blockinfo && b < st->nblock; b++)
+    st->block[b].f.have &= ~((1u << VS_BLK_ALLOCATION) |
+                             (1u << VS_BLK_CAPACITY) | (1u << VS_BLK_PHYSICAL));
+  if (st->groups == 0)
+    return;
+  vs_domain_stats_drop_regressions(st, &e->prev);
+  vs_domain_result_t tmp = {0};
+  cpu_percent(c, e, st, call->answered_ns, &tmp);
+  if (vs_domain_stats_merge(&e->prev, st) == 0 &&
+      vs_fields_has(&st->cpu, VS_CPU_TIME))
+    e->prev_cpu_ns = call->answered_ns;
+  unsigned cadence = 1;
+  for (unsigned t = 0; t < c->plan.ntiers; t++)
+    if ((call->tiers & (1u << t)) && c->plan.tiers[t].cadence > cadence)
+      cadence = c->plan.tiers[t].cadence;
+  vs_domain_result_t *res = vs_sample_add_result(rd->s, e->label, st);
+  if (!res)
+    return;
+  res->wall_ns = call->answered_wall_ns;
+  res->interval_ns = cadence * c->interval_ns;
+  res->have_cpu_percent = tmp.have_cpu_percent;
+  res->cpu_percent = tmp.cpu_percent;
+}
+
+/* An answered call into the read; frees it. */
+static void take_call(vs_core_t *c, round_t *rd, vs_call_t *call) {
+  rd->answers++;
+  vs_self_t *self = &rd->s->self;
+  self->calls += call->rpcs;
+  if (call->no_flags_seen)
+    c->no_block_stats_flags = true;
+  size_t n = call->all ? call->nrecs : call->n;
+  vs_plan_note_call(&c->plan, call->tiers, n,
+                    call->answered_ns - call->sent_ns);
+  if (call->all)
+    c->all_out = false;
+  for (size_t i = 0; i < call->n; i++) {
+    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &call->uuids[i]);
+    if (e)
+      e->out &= ~call->tiers;
+  }
+  if (call->rc < 0) {
+    self->errors++;
+    snprintf(rd->call_error, sizeof(rd->call_error), "%s", call->err.msg);
+    vs_call_free(call);
+    return;
+  }
+  if (call->all)
+    c->listing++;
+  for (size_t i = 0; i < call->nrecs; i++)
+    take_record(c, rd, call, &call->recs[i]);
+  if (call->all)
+    vs_domain_table_sweep(&c->table, c->listing, on_gone, rd->s);
+  vs_call_free(call);
+}
+
+/* Take every answer already there. */
+static void take_ready(vs_core_t *c, round_t *rd) {
+  vs_call_t *call;
+  while (vs_calls_wait(c->calls, 0, &call) == 0)
+    take_call(c, rd, call);
+}
+
+/* --- slow or stuck ------------------------------------------------------- */
+
+/* The control probe of n domains; busy_ms[i] is UINT64_MAX when not known
+ * and failed[i] tells a broken monitor. Returns 0 or a negative errno. */
+static int probe(vs_core_t *c, round_t *rd, const vs_uuid_t *uuids, size_t n,
+                 uint64_t *busy_ms, bool *failed) {
+  vs_control_t *ctl = calloc(n ? n : 1, sizeof(*ctl));
+  if (!ctl)
+    return -ENOMEM;
+  uint64_t until = vs_now_ns() + c->plan.stuck_ns / 2;
+  if (until > rd->deadline)
+    until = rd->deadline;
+  vs_error_t err = {0};
+  int r = vs_control_probe(c->ex, vs_conns_probe(c->conns), c->probe_busy,
+                           uuids, n, until, ctl, &rd->s->self.calls, &err);
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    busy_ms[i] = ctl[i].known ? ctl[i].occupied_ms : UINT64_MAX;
+    failed[i] = ctl[i].known && ctl[i].failed;
+  }
+  free(ctl);
+  if (r < 0)
+    rd->silent = true; /* libvirtd itself does not answer: no verdict */
+  return r;
+}
+
+/* Verdicts for domains a call of ours got stuck on: unresponsive when the
+ * monitor stays busy past the stuck threshold (or broke), answering again
+ * once the stuck call returned and the monitor is free. */
+static void judge_stuck(vs_core_t *c, round_t *rd) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->table.n; i++)
+    n += c->table.entries[i]->stuck;
+  if (n == 0)
+    return;
+  vs_uuid_t *uuids = calloc(n, sizeof(*uuids));
+  vs_domain_entry_t **es = calloc(n, sizeof(*es));
+  uint64_t *busy = calloc(n, sizeof(*busy));
+  bool *failed = calloc(n, sizeof(*failed));
+  if (uuids && es && busy && failed) {
+    size_t k = 0;
+    for (size_t i = 0; i < c->table.n; i++)
+      if (c->table.entries[i]->stuck) {
+        es[k] = c->table.entries[i];
+        uuids[k++] = c->table.entries[i]->uuid;
+      }
+    if (probe(c, rd, uuids, n, busy, failed) == 0)
+      for (size_t i = 0; i < n; i++) {
+        char why[128];
+        if (failed[i]) {
+          note_unresponsive(c, es[i], "its QEMU monitor failed");
+        } else if (vs_plan_unresponsive(&c->plan, busy[i])) {
+          snprintf(why, sizeof(why), "its QEMU monitor has been busy for %.1f s",
+                   (double)busy[i] / 1000.0);
+          note_unresponsive(c, es[i], why);
+        } else if (busy[i] == 0 && !vs_token_busy(es[i]->held)) {
+          note_answers_again(c, es[i]);
+        }
+      }
+  }
+  free(uuids);
+  free(es);
+  free(busy);
+  free(failed);
+}
+
+/* A call on lane is stuck on its domain at index: give the call up, leave
+ * its connection to it, and ask the other domains again at once. */
+static void give_up(vs_core_t *c, const vs_wire_t *w, size_t index,
+                    uint64_t busy_ms) {
+  const vs_call_t *call = w->call;
+  unsigned mask = call->tiers;
+  size_t n = call->n;
+  vs_domain_entry_t **again = calloc(n ? n : 1, sizeof(*again));
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &call->uuids[i]);
+    if (!e)
+      continue;
+    e->out &= ~mask;
+    if (i == index) {
+      e->stuck = true;
+      vs_token_unref(e->held);
+      e->held = vs_token_ref(call->returned);
+      if (vs_plan_unresponsive(&c->plan, busy_ms)) {
+        char why[128];
+        snprintf(why, sizeof(why), "its QEMU monitor has been busy for %.1f s",
+                 (double)busy_ms / 1000.0);
+        note_unresponsive(c, e, why);
+      }
+    } else if (again) {
+      again[k++] = e;
+    }
+  }
+  /* From here on the call is its worker's: not touched again. */
+  vs_calls_abandon(c->calls, w->lane);
+  vs_conns_retire(c->conns, w->lane);
+  c->abandoned_total++;
+  if (again)
+    send_chunks(c, mask, again, k, true);
+  free(again);
+}
+
+/* Look at the calls on the wire: probe those late enough to tell, give up
+ * the stuck ones. Returns when to look again (UINT64_MAX: nothing to look
+ * at). */
+static uint64_t check_wire(vs_core_t *c, round_t *rd, uint64_t now) {
+  vs_wire_t w[MAX_WIRE];
+  size_t nw = vs_calls_on_wire(c->calls, w, MAX_WIRE);
+  uint64_t next = UINT64_MAX;
+  size_t nlate = 0, ndoms = 0;
+  bool late[MAX_WIRE] = {0};
+  for (size_t i = 0; i < nw; i++) {
+    /* A call for every domain asks job-free groups only: it cannot get
+     * stuck on a monitor, only on libvirtd itself. */
+    if (w[i].call->all)
+      continue;
+    uint64_t at = vs_plan_check_at(
+        &c->plan, w[i].sent_ns,
+        vs_plan_expected_ns(&c->plan, w[i].call->tiers, w[i].call->n));
+    if (at > now || rd->silent || now < rd->next_probe) {
+      uint64_t when = at > rd->next_probe ? at : rd->next_probe;
+      next = when < next ? when : next;
+      continue;
+    }
+    late[i] = true;
+    nlate++;
+    ndoms += w[i].call->n;
+  }
+  if (nlate == 0)
+    return next;
+  vs_uuid_t *uuids = calloc(ndoms, sizeof(*uuids));
+  uint64_t *busy = calloc(ndoms, sizeof(*busy));
+  bool *failed = calloc(ndoms, sizeof(*failed));
+  if (uuids && busy && failed) {
+    size_t k = 0;
+    for (size_t i = 0; i < nw; i++)
+      for (size_t j = 0; late[i] && j < w[i].call->n; j++)
+        uuids[k++] = w[i].call->uuids[j];
+    if (probe(c, rd, uuids, ndoms, busy, failed) == 0) {
+      size_t at = 0;
+      for (size_t i = 0; i < nw; i++) {
+        if (!late[i])
+          continue;
+        size_t cn = w[i].call->n;
+        for (size_t j = 0; j < cn; j++)
+          if (failed[at + j])
+            busy[at + j] = UINT64_MAX - 1; /* broken: stuck for sure */
+        long s = vs_plan_stuck_on(&c->plan, busy + at, cn);
+        if (s >= 0)
+          give_up(c, &w[i], (size_t)s, busy[at + (size_t)s]);
+        at += cn;
       }
     }
-    e->had_problem = ds->problem;
   }
-  vs_domain_table_sweep(&c->table, c->generation, note_gone, s);
+  free(uuids);
+  free(busy);
+  free(failed);
+  /* Slow, not stuck (yet): look again when a stuck monitor would have
+   * grown by a quarter of the threshold. */
+  rd->next_probe = vs_now_ns() + c->plan.stuck_ns / 4;
+  return rd->next_probe < next ? rd->next_probe : next;
 }
 
-static void self_metrics(const vs_core_t *c, vs_sample_t *s) {
-  vs_executor_stats_t st;
-  vs_executor_stats(c->ex, &st);
-  s->abandoned_now = st.abandoned;
-  s->abandoned_total = st.abandoned_total;
-  s->reconnects_total = c->reconnects;
+/* --- the read ------------------------------------------------------------ */
+
+/* A connection was lost: calls on its wire die with it, queued ones wait
+ * for the new connections. */
+static void connection_lost(vs_core_t *c) {
+  vs_wire_t w[MAX_WIRE];
+  size_t nw = vs_calls_on_wire(c->calls, w, MAX_WIRE);
+  for (size_t i = 0; i < nw; i++) {
+    for (size_t j = 0; j < w[i].call->n; j++) {
+      vs_domain_entry_t *e =
+          vs_domain_table_find(&c->table, &w[i].call->uuids[j]);
+      if (e)
+        e->out &= ~w[i].call->tiers;
+    }
+    if (w[i].call->all)
+      c->all_out = false;
+    vs_calls_abandon(c->calls, w[i].lane);
+  }
+  /* The driver behind the URI may differ after a reconnect. */
+  c->mode = c->cfg->mode;
+  c->no_block_stats_flags = false;
+}
+
+/* In mode auto, the first call finds out whether the driver answers bulk
+ * statistics: every configured group, enforced. Returns 0 (the answer is
+ * taken as any other) or a negative errno. */
+static int check_driver(vs_core_t *c, round_t *rd) {
+  vs_plan_init(&c->plan, c->cfg->groups, false, c->cfg->group_interval,
+               c->interval_ns, c->plan.max_lanes, c->plan.stuck_ns);
+  c->mode = VS_MODE_BULK;
+  vs_call_t *call = new_call(c, (1u << VS_TIER_ALL) | (1u << VS_TIER_AUTO),
+                             NULL, 0);
+  if (!call)
+    return -ENOMEM;
+  call->groups = tier_groups(c, call->tiers) | VS_GROUP_STATE;
+  call->enforce = true;
+  c->all_out = true;
+  vs_calls_queue(c->calls, call, true);
+  kick(c, rd->deadline);
+  vs_call_t *ans;
+  if (vs_calls_wait(c->calls, rd->deadline, &ans) < 0) {
+    c->mode = VS_MODE_AUTO; /* asked again next read; this one is out */
+    return 0;
+  }
+  if (ans->rc == -ENOTSUP) {
+    c->mode = VS_MODE_PER_DOMAIN;
+    c->all_out = false;
+    vs_call_free(ans);
+    vs_plan_init(&c->plan, c->cfg->groups, true, c->cfg->group_interval,
+                 c->interval_ns, c->plan.max_lanes, c->plan.stuck_ns);
+    return 0;
+  }
+  take_call(c, rd, ans);
+  return 0;
+}
+
+static void start_blockinfo(vs_core_t *c) {
+  if (c->blockinfo || c->blockinfo_failed ||
+      !vs_blockinfo_wanted(c->cfg, c->mode))
+    return;
+  vs_error_t berr = {0};
+  if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink,
+                         c->api, &c->blockinfo, &berr) < 0) {
+    c->blockinfo_failed = true;
+    vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
+                 "block-info thread not started: %s", berr.msg);
+  }
+}
+
+static int age_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The end of a read: every running domain's state, the figures, and the
+ * plan for the next reads. */
+static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
+  vs_sample_t *s = rd->s;
+  vs_self_t *self = &s->self;
+  size_t n = 0;
+  for (size_t i = 0; i < c->table.n; i++)
+    n += c->table.entries[i]->listed == c->listing;
+  s->status = calloc(n ? n : 1, sizeof(*s->status));
+  uint64_t wall = vs_wall_ns();
+  uint64_t *ages = calloc(s->nresults ? s->nresults : 1, sizeof(*ages));
+  for (size_t i = 0; ages && i < s->nresults; i++)
+    ages[i] = wall > s->results[i].wall_ns ? wall - s->results[i].wall_ns : 0;
+  if (ages && s->nresults) {
+    qsort(ages, s->nresults, sizeof(*ages), age_cmp);
+    self->age_p50_ns = ages[s->nresults / 2];
+    self->age_max_ns = ages[s->nresults - 1];
+  }
+  free(ages);
+  for (size_t i = 0; i < c->table.n; i++) {
+    vs_domain_entry_t *e = c->table.entries[i];
+    bool sampled = false;
+    for (unsigned t = 0; t < c->plan.ntiers; t++)
+      sampled = sampled || (e->sampled[t] && e->last_tick[t] == c->tick);
+    e->had_problem = e->problem;
+    e->problem = false;
+    if (e->listed != c->listing)
+      continue;
+    if (s->status)
+      s->status[s->nstatus++] = (vs_domain_status_t){
+          .label = vs_domain_label_ref(e->label),
+          .unresponsive = e->unresponsive};
+    self->unresponsive += e->unresponsive;
+    if (sampled)
+      self->sampled++;
+    else if (e->out)
+      self->late++;
+    else
+      self->skipped++;
+  }
+  self->domains = (unsigned)n;
+  self->in_flight =
+      (unsigned)vs_calls_queued(c->calls) + vs_calls_busy(c->calls);
+  unsigned lanes = 0;
+  for (unsigned i = 0; i < c->plan.max_lanes; i++)
+    lanes += vs_conns_lane(c->conns, i) != NULL;
+  self->lanes = lanes;
+  if (vs_plan_adapt(&c->plan, n, c->plan.max_lanes)) {
+    const vs_plan_t *p = &c->plan;
+    if (p->outgrown)
+      snprintf(s->plan, sizeof(s->plan),
+               "a full round over %u domains takes %.2f s with %u "
+               "connections, more than the %.3g s interval allows: job-free "
+               "groups every interval, monitor-bound groups every %u "
+               "intervals",
+               p->round_domains, (double)p->round_ns / VS_NS_PER_SEC,
+               p->round_lanes, (double)p->interval_ns / VS_NS_PER_SEC,
+               p->tiers[VS_TIER_AUTO].cadence);
+    else
+      snprintf(s->plan, sizeof(s->plan),
+               "a full round over %u domains fits the %.3g s interval again "
+               "(%.2f s with %u connections): every group every interval",
+               p->round_domains, (double)p->interval_ns / VS_NS_PER_SEC,
+               (double)p->round_ns / VS_NS_PER_SEC, p->round_lanes);
+  }
+  self->cadence = c->plan.tiers[VS_TIER_AUTO].cadence;
+  self->round_free_ns = c->plan.tiers[VS_TIER_ALL].call_ns;
+  self->round_monitor_ns = c->plan.round_ns;
+  vs_executor_stats_t es;
+  vs_executor_stats(c->ex, &es);
+  self->abandoned_now = es.abandoned;
+  self->abandoned_total = c->abandoned_total;
+  self->reconnects_total = vs_conns_reconnects(c->conns);
   if (c->blockinfo) {
     vs_blockinfo_counters_t bc;
     vs_blockinfo_counters(c->blockinfo, &bc);
-    s->abandoned_now += bc.abandoned_now;
-    s->abandoned_total += bc.abandoned_total;
-    s->blockinfo_timeouts_total = bc.timeouts_total;
+    self->abandoned_now += bc.abandoned_now;
+    self->abandoned_total += bc.abandoned_total;
+    self->blockinfo_timeouts_total = bc.timeouts_total;
+    vs_blockinfo_take(c->blockinfo, s);
   }
+  s->mode = c->mode == VS_MODE_PER_DOMAIN ? VS_SAMPLE_PER_DOMAIN
+                                          : VS_SAMPLE_BULK;
+  /* Nothing answered while calls waited: libvirtd does not answer. */
+  s->stalled = rd->answers == 0 && self->in_flight > 0 && rd->silent;
+  self->duration_ns = vs_now_ns() - t0;
 }
 
 int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
                    vs_error_t *err) {
   uint64_t t0 = vs_now_ns();
   uint64_t budget = deadline_ns > t0 ? deadline_ns - t0 : 0;
-  c->generation++;
+  round_t rd = {.s = s, .deadline = deadline_ns};
+  c->tick++;
 
   /* Connecting gets half the budget: a refused connection fails at once, a
    * frozen libvirtd must leave time to report it. */
-  int r = ensure_connected(c, s, t0 + budget / 2, err);
-  if (r == 0) {
-    if (c->mode == VS_MODE_AUTO) {
-      r = vs_sample_bulk(c, s, true, deadline_ns, err);
-      if (r == -ENOTSUP) {
-        c->mode = VS_MODE_PER_DOMAIN;
-        r = vs_sample_perdomain(c, s, deadline_ns, err);
-      } else if (r == 0) {
-        c->mode = VS_MODE_BULK;
+  bool opened, lost;
+  uint64_t reconnects = vs_conns_reconnects(c->conns);
+  int r = vs_conns_ensure(c->conns, t0 + budget / 2, &opened, &lost, err);
+  if (lost)
+    connection_lost(c);
+  if (r < 0) {
+    finish(c, &rd, t0);
+    return r;
+  }
+  s->connected = opened;
+  if (vs_conns_reconnects(c->conns) != reconnects)
+    vs_sink_note(&c->sink, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
+                 "connection to %s restored", vs_core_uri(c));
+  take_ready(c, &rd);
+  if (c->mode == VS_MODE_AUTO)
+    check_driver(c, &rd);
+  if (c->mode != VS_MODE_AUTO) {
+    start_blockinfo(c);
+    judge_stuck(c, &rd);
+    plan_calls(c, false);
+  }
+  uint64_t listing = c->listing;
+  for (;;) {
+    kick(c, deadline_ns);
+    uint64_t now = vs_now_ns();
+    if (now >= deadline_ns)
+      break;
+    if (vs_calls_queued(c->calls) == 0 && vs_calls_busy(c->calls) == 0)
+      break; /* everything asked has answered */
+    uint64_t next = check_wire(c, &rd, now);
+    uint64_t until = next < deadline_ns ? next : deadline_ns;
+    vs_call_t *call;
+    if (vs_calls_wait(c->calls, until, &call) == 0) {
+      take_call(c, &rd, call);
+      take_ready(c, &rd);
+      /* A new listing may name domains never sampled: ask them now. */
+      if (c->listing != listing && c->mode != VS_MODE_AUTO) {
+        listing = c->listing;
+        plan_calls(c, true);
       }
-    } else if (c->mode == VS_MODE_BULK) {
-      r = vs_sample_bulk(c, s, false, deadline_ns, err);
-    } else {
-      r = vs_sample_perdomain(c, s, deadline_ns, err);
-    }
-    s->mode = c->mode == VS_MODE_AUTO ? VS_MODE_BULK : c->mode;
-    /* The block-info thread starts once the mode is known (per-domain
-     * sampling hands it the blocking virDomainGetBlockInfo). */
-    if (r == 0 && !c->blockinfo && !c->blockinfo_failed &&
-        vs_blockinfo_wanted(c->cfg, s->mode)) {
-      vs_error_t berr = {0};
-      if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink,
-                             &c->blockinfo, &berr) < 0) {
-        c->blockinfo_failed = true;
-        vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge",
-                     "blockinfo", "block-info thread not started: %s",
-                     berr.msg);
-      }
-    }
-    if (r == -ETIMEDOUT || r == -EBUSY) {
-      /* libvirtd itself does not answer: keepalive will close the
-       * connection; nothing is sampled meanwhile. */
-      s->stalled = true;
-      r = 0;
     }
   }
-  /* A stalled round saw no domain: nothing is gone, nothing recovered. */
-  if (r == 0 && !s->stalled)
-    finish_round(c, s);
-  self_metrics(c, s);
-  s->duration_ns = vs_now_ns() - t0;
-  return r;
-}
-
-void vs_core_sample_done(vs_core_t *c, vs_sample_t *s) {
-  for (size_t i = 0; i < s->n; i++) {
-    vs_domain_entry_t *e = s->domains[i].entry;
-    /* An unresponsive domain, or one whose call ran out of time, keeps its
-     * last real reading as the reference. */
-    if (s->domains[i].unresponsive || s->domains[i].st.groups == 0)
-      continue;
-    vs_domain_stats_clear(&e->prev);
-    e->prev = s->domains[i].st; /* moved */
-    e->prev_ns = s->domains[i].sampled_ns;
-    memset(&s->domains[i].st, 0, sizeof(s->domains[i].st));
-  }
-  vs_sample_clear(s);
-}
-
-void vs_sample_clear(vs_sample_t *s) {
-  if (!s)
-    return;
-  for (size_t i = 0; i < s->n; i++)
-    vs_domain_stats_clear(&s->domains[i].st);
-  free(s->domains);
-  for (size_t i = 0; i < s->ngone; i++)
-    free(s->gone[i]);
-  free(s->gone);
-  for (size_t i = 0; i < s->nproblems; i++) {
-    free(s->problems[i].domain);
-    free(s->problems[i].message);
-  }
-  free(s->problems);
-  memset(s, 0, sizeof(*s));
+  if (rd.call_error[0] && rd.answers == s->self.errors)
+    vs_error_set(err, -EIO, "%s", rd.call_error);
+  else if (rd.silent)
+    vs_error_set(err, -ETIMEDOUT, "libvirtd did not answer in time");
+  finish(c, &rd, t0);
+  return 0;
 }

@@ -1,30 +1,27 @@
-/* virtscale - the domains the plugin knows, keyed by UUID.
+/* virtscale - the domains the core knows, keyed by UUID.
  *
- * Entries survive list refreshes, so per-domain history (the previous CPU
- * reading for %CPU, the cached device list, identifier strings) is kept
- * while a domain runs and dropped when it is gone. A sorted array with
- * binary search: hundreds of entries, looked up once per domain per sample.
- * Not thread-safe: owned by one sampler at a time. */
+ * Entries survive rounds, so per-domain history (the previous readings for
+ * %CPU and for catching counters that go backwards, the cached device list,
+ * the identifier label, the plan's bookkeeping) is kept while a domain runs
+ * and dropped when it is gone. A sorted array with binary search: hundreds
+ * of entries, looked up once per domain per answer. Read thread only. */
 #pragma once
 
-#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/vs_ident.h"
 #include "vs_domxml.h"
+#include "vs_sample.h"
+#include "vs_schedule.h"
 #include "vs_stats.h"
 #include "vs_token.h"
+#include "vs_virt_api.h"
 
 typedef struct {
-  unsigned char uuid[VIR_UUID_BUFLEN];
-  char uuid_str[VIR_UUID_STRING_BUFLEN];
-  char *name; /* owned */
-  int id;     /* libvirt domain id; a new id means the domain restarted */
-
-  char host[VS_IDENT_MAX];            /* identifier host field */
-  char plugin_instance[VS_IDENT_MAX]; /* identifier plugin instance */
+  vs_uuid_t uuid;
+  int id; /* libvirt domain id; a new id means the domain restarted */
+  vs_domain_label_t *label; /* reference */
 
   unsigned nvcpu_cached; /* for %CPU without the vcpu group; 0: unknown */
 
@@ -32,18 +29,25 @@ typedef struct {
   bool devices_known;
   vs_domxml_devices_t devices; /* owned */
 
-  /* the last reading handed out (moved in by vs_core_sample_done()) and
-   * when libvirt gave it (monotonic ns): the base for %CPU and for catching
-   * counters that go backwards; owned */
+  /* the last reading of each group handed out, and when libvirt gave the
+   * CPU time (monotonic ns): the base for %CPU and for catching counters
+   * that go backwards; owned */
   vs_domain_stats_t prev;
-  uint64_t prev_ns;
+  uint64_t prev_cpu_ns;
 
-  bool unresponsive;       /* its QEMU did not answer (notified) */
-  vs_token_t *outstanding; /* per-domain mode: a call on it is out */
+  /* the plan's bookkeeping */
+  uint64_t listed;        /* the listing that last saw it running */
+  unsigned out;           /* tiers with a call queued or sent for it */
+  bool sampled[VS_TIERS_MAX];
+  uint64_t last_tick[VS_TIERS_MAX]; /* the read each tier last sampled it */
 
-  uint64_t seen;    /* sample generation that last saw the domain */
-  size_t round_idx; /* its index in the round's samples, when seen */
-  bool had_problem; /* the previous sample reported a problem for it */
+  /* a call of ours got stuck on its monitor: left out of monitor-bound
+   * calls until that call returned and the monitor is free */
+  bool stuck;
+  vs_token_t *held;  /* the stuck call's "returned" token (reference) */
+  bool unresponsive; /* declared (notified) */
+  bool problem;      /* a problem was reported in this read */
+  bool had_problem;  /* ... in the previous read */
 } vs_domain_entry_t;
 
 typedef struct {
@@ -52,22 +56,23 @@ typedef struct {
 } vs_domain_table_t;
 
 /* Find the entry for uuid, or NULL. */
-vs_domain_entry_t *vs_domain_table_find(vs_domain_table_t *t,
-                                        const unsigned char *uuid);
+vs_domain_entry_t *vs_domain_table_find(const vs_domain_table_t *t,
+                                        const vs_uuid_t *uuid);
 
 /* Find or insert the entry for uuid; *ret_new tells whether it was added.
  * Returns NULL on ENOMEM. */
 vs_domain_entry_t *vs_domain_table_get(vs_domain_table_t *t,
-                                       const unsigned char *uuid,
-                                       bool *ret_new);
+                                       const vs_uuid_t *uuid, bool *ret_new);
 
-/* Forget the device list of e (the domain restarted or changed). */
-void vs_domain_entry_forget_devices(vs_domain_entry_t *e);
+/* Forget what e knew of the domain's run: devices, readings, vCPU count
+ * (it restarted). */
+void vs_domain_entry_reset(vs_domain_entry_t *e);
 
-/* Remove every entry whose `seen` differs from generation; each removed
- * entry's name is passed to gone(ud, name) first (may be NULL). */
-void vs_domain_table_sweep(vs_domain_table_t *t, uint64_t generation,
-                           void (*gone)(void *ud, const char *name), void *ud);
+/* Remove every entry whose `listed` differs from listing; each removed
+ * entry is passed to gone(ud, e) first (may be NULL). */
+void vs_domain_table_sweep(vs_domain_table_t *t, uint64_t listing,
+                           void (*gone)(void *ud, const vs_domain_entry_t *e),
+                           void *ud);
 
 /* Free every entry and the table's storage (NULL-safe). */
 void vs_domain_table_clear(vs_domain_table_t *t);

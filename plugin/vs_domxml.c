@@ -1,5 +1,6 @@
 #include "vs_domxml.h"
 
+#include <stdbool.h>
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -113,4 +114,31 @@ void vs_domxml_devices_clear(vs_domxml_devices_t *d) {
   strv_free(d->disk_sources, d->ndisks);
   strv_free(d->nic_targets, d->nnics);
   memset(d, 0, sizeof(*d));
+}
+
+static char **strv_copy(char *const *v, size_t n, bool *oom) {
+  char **out = calloc(n ? n : 1, sizeof(*out));
+  if (!out) {
+    *oom = true;
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (v[i] && !(out[i] = strdup(v[i])))
+      *oom = true;
+  return out;
+}
+
+int vs_domxml_devices_copy(const vs_domxml_devices_t *src,
+                           vs_domxml_devices_t *dst, vs_error_t *err) {
+  bool oom = false;
+  dst->disk_targets = strv_copy(src->disk_targets, src->ndisks, &oom);
+  dst->disk_sources = strv_copy(src->disk_sources, src->ndisks, &oom);
+  dst->ndisks = src->ndisks;
+  dst->nic_targets = strv_copy(src->nic_targets, src->nnics, &oom);
+  dst->nnics = src->nnics;
+  if (oom) {
+    vs_domxml_devices_clear(dst);
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  }
+  return 0;
 }

@@ -23,3 +23,8 @@ int vs_domxml_devices(const char *xml, vs_domxml_devices_t *ret,
 
 /* Free what d owns and zero it (NULL-safe). */
 void vs_domxml_devices_clear(vs_domxml_devices_t *d);
+
+/* Deep copy of src into dst (zeroed by the caller). Returns 0 or -ENOMEM
+ * with err set (dst cleared). */
+int vs_domxml_devices_copy(const vs_domxml_devices_t *src,
+                           vs_domxml_devices_t *dst, vs_error_t *err);

@@ -7,11 +7,12 @@
 #include "collectd/core/utils/common/common.h"
 #include "collectd/liboconfig/oconfig.h"
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 #include "common/vs_time.h"
 #include "vs_config.h"
 #include "vs_core.h"
 #include "vs_metrics.h"
+#include "vs_sample.h"
 
 #define PLUGIN_NAME "virtscale"
 
@@ -24,7 +25,7 @@ typedef struct {
   vs_core_t *core; /* created on the first read, when hostname_g is final */
   c_complain_t conn_complaint;
   c_complain_t stall_complaint;
-  bool logged_mode;
+  vs_sample_mode_t logged_mode; /* 0: the mode in use is not logged yet */
 } instance_t;
 
 /* How many <Plugin virtscale> blocks were seen: with none, the init callback
@@ -66,54 +67,95 @@ static void dispatch_metric(void *ud, const vs_metric_t *m) {
     d->dispatched++;
 }
 
-static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
-                                 cdtime_t now) {
-  vs_metrics_opts_t opts = vs_metrics_opts_from_config(&inst->cfg);
+/* One answer's values, at the time libvirt answered and with the interval
+ * its groups are sampled at (so collectd's cache and thresholds expect the
+ * next one when it comes). */
+static unsigned dispatch_result(instance_t *inst, const vs_metrics_opts_t *o,
+                                const vs_domain_result_t *r) {
   value_list_t vl = VALUE_LIST_INIT;
-  vl.time = now;
+  vl.time = NS_TO_CDTIME_T(r->wall_ns);
+  vl.interval = NS_TO_CDTIME_T(r->interval_ns);
   sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
            sizeof(vl.plugin));
+  sstrncpy(vl.host, r->label->host, sizeof(vl.host));
+  sstrncpy(vl.plugin_instance, r->label->plugin_instance,
+           sizeof(vl.plugin_instance));
   dispatch_ctx_t d = {.vl = &vl};
-  for (size_t i = 0; i < s->n; i++) {
-    const vs_domain_sample_t *ds = &s->domains[i];
-    sstrncpy(vl.host, ds->entry->host, sizeof(vl.host));
-    sstrncpy(vl.plugin_instance, ds->entry->plugin_instance,
-             sizeof(vl.plugin_instance));
-    vs_metrics_extra_t x = {.domain_name = ds->entry->name,
-                            .have_unresponsive = true,
-                            .unresponsive = ds->unresponsive,
-                            .have_cpu_percent = ds->have_cpu_percent,
-                            .cpu_percent = ds->cpu_percent};
-    vs_metrics_domain(&opts, &ds->st, &x, dispatch_metric, &d);
-  }
+  vs_metrics_opts_t opts = *o;
+  opts.groups = r->st.groups;
+  vs_metrics_extra_t x = {.domain_name = r->label->name,
+                          .have_cpu_percent = r->have_cpu_percent,
+                          .cpu_percent = r->cpu_percent};
+  vs_metrics_domain(&opts, &r->st, &x, dispatch_metric, &d);
   return d.dispatched;
 }
 
+static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
+                                 cdtime_t now, cdtime_t interval) {
+  vs_metrics_opts_t opts = vs_metrics_opts_from_config(&inst->cfg);
+  unsigned n = 0;
+  for (size_t i = 0; i < s->nresults; i++)
+    n += dispatch_result(inst, &opts, &s->results[i]);
+  /* gauge-unresponsive: every running domain, every read. */
+  value_list_t vl = VALUE_LIST_INIT;
+  vl.time = now;
+  vl.interval = interval;
+  sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
+           sizeof(vl.plugin));
+  dispatch_ctx_t d = {.vl = &vl};
+  opts.groups = 0;
+  vs_domain_stats_t none = {0};
+  for (size_t i = 0; i < s->nstatus; i++) {
+    const vs_domain_status_t *st = &s->status[i];
+    sstrncpy(vl.host, st->label->host, sizeof(vl.host));
+    sstrncpy(vl.plugin_instance, st->label->plugin_instance,
+             sizeof(vl.plugin_instance));
+    vs_metrics_extra_t x = {.domain_name = st->label->name,
+                            .have_unresponsive = true,
+                            .unresponsive = st->unresponsive};
+    vs_metrics_domain(&opts, &none, &x, dispatch_metric, &d);
+  }
+  return n + d.dispatched;
+}
+
+static double ns_to_s(uint64_t ns) { return (double)ns / 1e9; }
+
 /* Self-metrics, under the hypervisor's own host name. */
-static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
-                          cdtime_t now) {
+static void dispatch_self(const vs_sample_t *s, cdtime_t now,
+                          cdtime_t interval) {
+  const vs_self_t *f = &s->self;
   struct {
     const char *type, *type_instance;
     bool derive;
     double value;
   } self[] = {
-      {"duration", "sample", false,
-       CDTIME_T_TO_DOUBLE(NS_TO_CDTIME_T(s->duration_ns))},
-      {"count", "domains", false, (double)s->n},
-      {"count", "libvirt_calls", false, (double)s->calls},
-      {"count", "errors", false, (double)s->errors},
-      {"count", "unresponsive_domains", false, (double)s->unresponsive},
-      {"count", "abandoned_workers", false, (double)s->abandoned_now},
-      {"total_operations", "abandoned_calls", true, (double)s->abandoned_total},
-      {"total_operations", "reconnects", true, (double)s->reconnects_total},
+      {"duration", "sample", false, ns_to_s(f->duration_ns)},
+      {"duration", "round_free", false, ns_to_s(f->round_free_ns)},
+      {"duration", "round_monitor", false, ns_to_s(f->round_monitor_ns)},
+      {"duration", "age_p50", false, ns_to_s(f->age_p50_ns)},
+      {"duration", "age_max", false, ns_to_s(f->age_max_ns)},
+      {"count", "domains", false, (double)f->domains},
+      {"count", "sampled", false, (double)f->sampled},
+      {"count", "late", false, (double)f->late},
+      {"count", "skipped", false, (double)f->skipped},
+      {"count", "in_flight", false, (double)f->in_flight},
+      {"count", "connections", false, (double)f->lanes},
+      {"count", "cadence", false, (double)f->cadence},
+      {"count", "libvirt_calls", false, (double)f->calls},
+      {"count", "errors", false, (double)f->errors},
+      {"count", "unresponsive_domains", false, (double)f->unresponsive},
+      {"count", "abandoned_workers", false, (double)f->abandoned_now},
+      {"total_operations", "abandoned_calls", true, (double)f->abandoned_total},
+      {"total_operations", "reconnects", true, (double)f->reconnects_total},
       {"total_operations", "blockinfo_timeouts", true,
-       (double)s->blockinfo_timeouts_total},
+       (double)f->blockinfo_timeouts_total},
   };
   value_list_t vl = VALUE_LIST_INIT;
   value_t v;
   vl.values = &v;
   vl.values_len = 1;
   vl.time = now;
+  vl.interval = interval;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
   for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
     if (self[i].derive)
@@ -126,7 +168,7 @@ static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
   }
 }
 
-/* --- the core's asynchronous output (any thread) ----------------------- */
+/* --- notifications (any thread) ---------------------------------------- */
 
 static void sink_notify(void *ud, const vs_note_t *n) {
   const instance_t *inst = ud; /* only its immutable cfg is read */
@@ -144,42 +186,32 @@ static void sink_notify(void *ud, const vs_note_t *n) {
   plugin_dispatch_notification(&notif);
 }
 
-static void sink_value(void *ud, const char *host, const char *plugin_instance,
-                       const vs_metric_t *m, uint64_t wall_ns) {
-  const instance_t *inst = ud;
-  value_list_t vl = VALUE_LIST_INIT;
-  vl.time = NS_TO_CDTIME_T(wall_ns);
-  sstrncpy(vl.host, host, sizeof(vl.host));
-  sstrncpy(vl.plugin, vs_metrics_plugin_name(inst->cfg.compat),
-           sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
-  dispatch_ctx_t d = {.vl = &vl};
-  dispatch_metric(&d, m);
-}
-
-static const char *mode_name(vs_stats_mode_t m) {
-  return m == VS_MODE_PER_DOMAIN ? "per-domain" : "bulk";
+static const char *mode_name(vs_sample_mode_t m) {
+  return m == VS_SAMPLE_PER_DOMAIN ? "per-domain" : "bulk";
 }
 
 static void log_round(instance_t *inst, const vs_sample_t *s) {
+  const char *uri =
+      vs_core_uri(inst->core) ? vs_core_uri(inst->core) : "libvirt";
   if (s->connected) {
-    INFO(PLUGIN_NAME " plugin: connected to %s",
-         vs_core_uri(inst->core) ? vs_core_uri(inst->core) : "libvirt");
-    inst->logged_mode = false;
+    INFO(PLUGIN_NAME " plugin: connected to %s", uri);
+    inst->logged_mode = 0;
   }
-  if (!inst->logged_mode) {
-    INFO(PLUGIN_NAME " plugin: sampling %s with %s statistics",
-         vs_core_uri(inst->core) ? vs_core_uri(inst->core) : "libvirt",
+  if (s->mode && inst->logged_mode != s->mode) {
+    INFO(PLUGIN_NAME " plugin: sampling %s with %s statistics", uri,
          mode_name(s->mode));
-    inst->logged_mode = true;
+    inst->logged_mode = s->mode;
   }
+  if (s->plan[0])
+    INFO(PLUGIN_NAME " plugin: %s", s->plan);
   /* One line per domain when a problem starts, none while it lasts. */
   for (size_t i = 0; i < s->nproblems; i++)
     if (s->problems[i].first)
       WARNING(PLUGIN_NAME " plugin: domain \"%s\": %s", s->problems[i].domain,
               s->problems[i].message);
   for (size_t i = 0; i < s->ngone; i++)
-    INFO(PLUGIN_NAME " plugin: domain \"%s\" is no longer running", s->gone[i]);
+    INFO(PLUGIN_NAME " plugin: domain \"%s\" is no longer running",
+         s->gone[i]);
 }
 
 static int instance_read(user_data_t *ud) {
@@ -187,10 +219,9 @@ static int instance_read(user_data_t *ud) {
   vs_error_t err = {0};
   cdtime_t interval = plugin_get_interval();
   if (!inst->core) {
-    vs_core_sink_t sink = {
-        .ud = inst, .notify = sink_notify, .value = sink_value};
+    vs_sink_t sink = {.ud = inst, .notify = sink_notify};
     if (vs_core_new(&inst->cfg, hostname_g, CDTIME_T_TO_NS(interval), &sink,
-                    &inst->core, &err) < 0) {
+                    NULL, &inst->core, &err) < 0) {
       ERROR(PLUGIN_NAME " plugin: %s", err.msg);
       return -1;
     }
@@ -215,15 +246,15 @@ static int instance_read(user_data_t *ud) {
       c_complain(LOG_WARNING, &inst->stall_complaint,
                  PLUGIN_NAME " plugin: libvirtd does not answer: %s; nothing "
                              "sampled",
-                 err.msg);
+                 err.msg[0] ? err.msg : "no call answered in time");
     else if (inst->stall_complaint.interval != 0)
       c_release(LOG_INFO, &inst->stall_complaint,
                 PLUGIN_NAME " plugin: libvirtd answers again");
     log_round(inst, &s);
-    dispatch_domains(inst, &s, now);
+    dispatch_domains(inst, &s, now, interval);
   }
-  dispatch_self(inst, &s, now);
-  vs_core_sample_done(inst->core, &s);
+  dispatch_self(&s, now, interval);
+  vs_sample_clear(&s);
   /* Never an error for collectd: its back-off would keep data away long
    * after libvirtd is back; the core reconnects on its own schedule. */
   return 0;

@@ -1,10 +1,12 @@
 /* virtscale - domain lifecycle events as collectd notifications. The texts
  * are the ones collectd's bundled virt plugin sends ("Domain state: %s.
  * Reason: %s"), so notification filters written for it keep matching. */
+#include "vs_lifecycle.h"
+
+#include <libvirt/libvirt.h>
 #include <stdio.h>
 
-#include "vs_core_internal.h"
-#include "vs_identity.h"
+#include "vs_domain_names.h"
 
 const char *vs_state_text(int state) {
   switch (state) {
@@ -134,21 +136,19 @@ static int event_state(int event, int detail, vs_severity_t *sev) {
   }
 }
 
-void vs_lifecycle_event(void *ud, virDomainPtr dom, int event, int detail) {
-  const vs_core_t *c = ud; /* only immutable fields are read */
+void vs_lifecycle_note(const vs_config_t *cfg, const char *hostname,
+                       const vs_sink_t *sink, const vs_event_domain_t *d,
+                       int event, int detail) {
   vs_severity_t sev;
   int state = event_state(event, detail, &sev);
   if (state < 0)
     return;
-  const char *name = virDomainGetName(dom);
-  const char *names[] = {name};
-  if (!name || !vs_filter_selects(&c->cfg->domains, names, 1))
+  const char *names[] = {d->name};
+  if (!vs_filter_selects(&cfg->domains, names, 1))
     return;
-  char uuid[VIR_UUID_STRING_BUFLEN] = "";
-  virDomainGetUUIDString(dom, uuid);
   char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX];
-  vs_identity_fields(c->cfg, name, uuid, c->hostname, host, pinst);
-  vs_sink_note(&c->sink, sev, host, pinst, "domain_state", "",
+  vs_domain_names(cfg, d->name, d->uuid, hostname, host, pinst);
+  vs_sink_note(sink, sev, host, pinst, "domain_state", "",
                "Domain state: %s. Reason: %s", vs_state_text(state),
                event_reason(event, detail));
 }

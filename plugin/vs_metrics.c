@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 #include "common/vs_time.h"
 
 #define KIB 1024
@@ -70,7 +70,7 @@ static void emit_pair(emitter_t *e, const pair_spec_t *spec, const char *dev,
     if (spec->single_dir_prefix) {
       char raw[2 * VS_IDENT_MAX];
       snprintf(raw, sizeof(raw), "%s-%s", spec->dir[d], dev);
-      vs_ident_field(ti, sizeof(ti), raw);
+      vs_idfield(ti, sizeof(ti), raw);
     } else {
       snprintf(ti, sizeof(ti), "%s", dev);
     }
@@ -195,14 +195,14 @@ static void perf_metrics(emitter_t *e, const vs_domain_stats_t *st) {
     if (e->o->compat == VS_COMPAT_VIRT) {
       /* virt names them "perf_<event>", all as DERIVE. */
       snprintf(raw, sizeof(raw), "perf_%s", p->name);
-      vs_ident_field(ti, sizeof(ti), raw);
+      vs_idfield(ti, sizeof(ti), raw);
       emit1(e, "perf", ti, derive(p->value));
     } else if (perf_is_gauge(p->name)) {
       snprintf(raw, sizeof(raw), "perf_%s", p->name);
-      vs_ident_field(ti, sizeof(ti), raw);
+      vs_idfield(ti, sizeof(ti), raw);
       emit1(e, "gauge", ti, gauge((double)p->value));
     } else {
-      vs_ident_field(ti, sizeof(ti), p->name);
+      vs_idfield(ti, sizeof(ti), p->name);
       emit1(e, "perf", ti, derive(p->value));
     }
   }
@@ -233,7 +233,7 @@ static bool block_name(const emitter_t *e, const vs_device_stats_t *d,
                        const char **raw, char shown[VS_IDENT_MAX]) {
   if (e->o->block_format == VS_BLOCK_FORMAT_TARGET) {
     *raw = d->name;
-    vs_ident_field(shown, VS_IDENT_MAX, d->name);
+    vs_idfield(shown, VS_IDENT_MAX, d->name);
     return true;
   }
   if (!d->path || !d->path[0])
@@ -249,7 +249,7 @@ static bool block_name(const emitter_t *e, const vs_device_stats_t *d,
      * identifier reads "var_lib_..." as with the bundled plugin. */
     s++;
   }
-  vs_ident_field(shown, VS_IDENT_MAX, s);
+  vs_idfield(shown, VS_IDENT_MAX, s);
   return true;
 }
 
@@ -292,7 +292,7 @@ static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
                      !e->o->block_format_basename
                  ? raw
                  : dev);
-    vs_ident_field(ti, sizeof(ti), tmp);
+    vs_idfield(ti, sizeof(ti), tmp);
     if (vs_fields_has(f, VS_BLK_FL_REQS))
       emit1(e, "total_requests", ti, derive(f->v[VS_BLK_FL_REQS]));
     if (vs_fields_has(f, VS_BLK_FL_TIMES))
@@ -309,7 +309,7 @@ static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
     if (vs_fields_has(f, VS_BLK_ALLOCATION) &&
         vs_fields_has(f, VS_BLK_CAPACITY) && f->v[VS_BLK_CAPACITY] > 0) {
       snprintf(tmp, sizeof(tmp), "disk_allocation-%s", dev);
-      vs_ident_field(ti, sizeof(ti), tmp);
+      vs_idfield(ti, sizeof(ti), tmp);
       /* qcow2 metadata can put the highest written offset past the
        * virtual size: the type's range ends at 100. */
       double pct = 100.0 * (double)f->v[VS_BLK_ALLOCATION] /
@@ -340,7 +340,7 @@ static void net_metrics(emitter_t *e, const vs_domain_stats_t *st) {
     if (e->o->if_format == VS_IF_FORMAT_NUMBER)
       snprintf(dev, sizeof(dev), "interface-%zu", i + 1);
     else
-      vs_ident_field(dev, sizeof(dev), d->name);
+      vs_idfield(dev, sizeof(dev), d->name);
     if (!device_selected(e, e->o->if_devs, d->name, dev))
       continue;
     for (size_t s = 0; s < 4; s++)

@@ -1,14 +1,12 @@
 /* virtscale - libvirt domain statistics as plain structs.
  *
- * Pure functions, no I/O: a bulk record (virDomainStatsRecord's typed
- * parameters) or the per-domain API results are turned into one
- * vs_domain_stats_t, the only shape the rest of the plugin sees.
+ * Plain data and pure functions, no libvirt types: the one shape the rest
+ * of the plugin sees (vs_stats_parse.h turns libvirt's records into it).
  * Fields keep libvirt's units (noted per field); conversion to collectd's
  * units happens in vs_metrics.c. A field libvirt did not report (absent or
  * -1) is simply not marked present. */
 #pragma once
 
-#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,10 +25,14 @@ typedef enum {
 } vs_group_t;
 
 #define VS_GROUPS_ALL 0x7F
+#define VS_NGROUPS 7
+
+/* The index (0..VS_NGROUPS-1) of one group bit. */
+static inline unsigned vs_group_index(vs_group_t g) {
+  return (unsigned)__builtin_ctz((unsigned)g);
+}
 #define VS_GROUPS_DEFAULT (VS_GROUPS_ALL & ~VS_GROUP_PERF)
 
-/* The libvirt VIR_DOMAIN_STATS_* bits for a set of vs_group_t. */
-unsigned vs_groups_to_virt(unsigned groups);
 /* Name of one group as written in the config ("cpu"), or NULL. */
 const char *vs_group_name(vs_group_t group);
 /* Group for a config word, or 0 when unknown. */
@@ -136,6 +138,9 @@ typedef struct {
   uint64_t value;
 } vs_perf_stat_t;
 
+/* virDomainState's VIR_DOMAIN_SHUTOFF. */
+#define VS_STATE_SHUTOFF 5
+
 /* Upper bounds on indices accepted from a record, so a hostile or broken
  * reply cannot make us allocate without limit. */
 #define VS_MAX_DEVICES 4096
@@ -146,7 +151,7 @@ typedef struct {
   unsigned groups; /* vs_group_t bits present in the record */
 
   bool have_state;
-  int state;  /* virDomainState */
+  int state;  /* virDomainState (VS_STATE_SHUTOFF: not running) */
   int reason; /* state-specific reason */
 
   vs_fields_t cpu;
@@ -169,12 +174,9 @@ typedef struct {
 /* Release everything st owns and zero it (NULL-safe). */
 void vs_domain_stats_clear(vs_domain_stats_t *st);
 
-/* Parse one bulk record's typed parameters into st (which must be zeroed or
- * cleared). Unknown fields are ignored; devices listed by index but without
- * a name are dropped. Returns 0, or -ENOMEM / -EINVAL (index out of bounds)
- * with err set; st is cleared on failure. Thread-safe. */
-int vs_domain_stats_parse(const virTypedParameter *params, int nparams,
-                          vs_domain_stats_t *st, vs_error_t *err);
+/* Grow a zero-filled array of elem-sized entries so that index idx exists
+ * (*n becomes idx + 1 when it was smaller). Returns 0 or -ENOMEM. */
+int vs_array_grow(void **arr, size_t *n, size_t idx, size_t elem);
 
 /* Append a device to an array (per-domain sampling builds stats this way).
  * Takes copies of name and path. Returns the new entry or NULL (ENOMEM). */
@@ -192,6 +194,12 @@ int vs_domain_stats_set_nvcpu(vs_domain_stats_t *st, size_t n);
  * number of counters dropped. Sizes and states are not touched. */
 size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
                                         const vs_domain_stats_t *prev);
+
+/* Make dst's groups that src has (src->groups) a copy of src's, leaving
+ * dst's other groups alone: dst keeps the last reading of every group when
+ * groups are sampled at different cadences. Returns 0 or -ENOMEM (dst may
+ * then lack some of src's groups). */
+int vs_domain_stats_merge(vs_domain_stats_t *dst, const vs_domain_stats_t *src);
 
 /* CPU utilisation in percent of the domain's vCPUs (0..100) from two cpu.time
  * readings (ns) taken at monotonic times t0 < t1 (ns). Returns a negative

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 
 #define LINE_SIZE 1100
 
@@ -30,7 +30,7 @@ static uint64_t phase_end(const vs_vm_times_t *t, vs_phase_t p) {
 int vs_collectd_vm_lines(const vs_vm_t *vm, uint64_t t0, uint64_t wall0,
                          vs_line_fn fn, void *ctx) {
   char host[VS_IDENT_MAX], line[LINE_SIZE];
-  vs_ident_field(host, sizeof(host), vm->name);
+  vs_idfield(host, sizeof(host), vm->name);
   for (vs_phase_t p = 0; p < VS_PHASE_COUNT; p++) {
     double secs;
     if (!vs_phase_seconds(&vm->t, p, &secs))
@@ -81,7 +81,7 @@ static int put(const char *host, const char *type, const char *inst,
 int vs_collectd_batch_lines(const vs_batch_t *b, const char *host_name,
                             vs_line_fn fn, void *ctx) {
   char host[VS_IDENT_MAX];
-  vs_ident_field(host, sizeof(host), host_name);
+  vs_idfield(host, sizeof(host), host_name);
   double end = wall_of(b->t_end, b->t0, b->wall0);
   double wall = ((double)b->t_end - (double)b->t0) / 1e9;
   size_t ready = 0, failed = 0;

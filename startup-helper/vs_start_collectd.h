@@ -4,7 +4,7 @@
  * Identifiers (stock types only, so every writer handles them):
  *   per VM:  <vm>/virtscale_start/duration-<phase>, phase = wait, create,
  *            running, ready, total (seconds; only phases the VM reached).
- *            <vm> is the domain name made safe with vs_ident_field() —
+ *            <vm> is the domain name made safe with vs_idfield() —
  *            the same host field the virtscale plugin writes by default,
  *            so a VM's boot timings sit next to its other metrics.
  *   batch:   <host>/virtscale_start/count-{vms,ready,failed,bound},

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 #include "common/vs_time.h"
 #include "vs_start_batch.h"
 #include "vs_start_cli.h"

@@ -27,7 +27,7 @@
 int vs_unixsock_quote(char *dst, size_t size, const char *s);
 
 /* Identifier of a value. host and the instances are used as given (make
- * them safe with vs_ident_field() first); empty instances are left out. */
+ * them safe with vs_idfield() first); empty instances are left out. */
 typedef struct {
   const char *host, *plugin, *plugin_instance, *type, *type_instance;
 } vs_unixsock_ident_t;

@@ -49,7 +49,7 @@ def wait_steady(cd, host, interval, timeout=90.0, rounds=3):
 
 
 def fnv1a32(data):
-    """32-bit FNV-1a, as plugin/common/vs_ident.c."""
+    """32-bit FNV-1a, as plugin/common/vs_idfield.c."""
     h = 2166136261
     for b in data:
         h = ((h ^ b) * 16777619) & 0xFFFFFFFF
@@ -57,7 +57,7 @@ def fnv1a32(data):
 
 
 def safe_field(name):
-    """Python model of vs_ident_field() for names without '/' or control characters."""
+    """Python model of vs_idfield() for names without '/' or control characters."""
     raw = name.encode()
     if len(raw) <= 127:
         return name

@@ -106,6 +106,10 @@ static bool config_diff(const vs_config_t *got, const vs_config_t *want,
   INT_DIFF(blockinfo);
   INT_DIFF(blockinfo_set);
   INT_DIFF(state_notifications);
+  NUM_DIFF(max_connections);
+  NUM_DIFF(stuck_threshold);
+  for (unsigned g = 0; g < VS_NGROUPS; g++)
+    NUM_DIFF(group_interval[g]);
   return filter_diff("domains", &got->domains, &want->domains, why, len) ||
          filter_diff("block_devs", &got->block_devs, &want->block_devs, why,
                      len) ||
@@ -271,6 +275,12 @@ SET_NUMBER(blockinfo_timeout_max, blockinfo_timeout, 3600)
 SET_NUMBER(block_threshold_min, block_threshold, 1)
 SET_NUMBER(block_threshold_85_5, block_threshold, 85.5)
 SET_NUMBER(block_threshold_max, block_threshold, 99.9)
+SET_NUMBER(max_connections_min, max_connections, 1)
+SET_NUMBER(max_connections_max, max_connections, 16)
+SET_NUMBER(stuck_threshold_min, stuck_threshold, 0.05)
+SET_NUMBER(stuck_threshold_2_5, stuck_threshold, 2.5)
+SET_NUMBER(block_every_30, group_interval[vs_group_index(VS_GROUP_BLOCK)], 30)
+SET_NUMBER(cpu_every_0_5, group_interval[vs_group_index(VS_GROUP_CPU)], 0.5)
 static void blockinfo_on(vs_config_t *c) {
   c->blockinfo = true;
   c->blockinfo_set = true;
@@ -349,6 +359,12 @@ static const good_case_t good_cases[] = {
     {"StateNotifications", {B(false)}, 1, notifications_off},
     {"StateNotifications", {S("NO")}, 1, notifications_off},
     {"StateNotifications", {B(true)}, 1, notifications_on},
+    {"MaxConnections", {N(1)}, 1, max_connections_min},
+    {"MaxConnections", {N(16)}, 1, max_connections_max},
+    {"StuckThreshold", {N(0.05)}, 1, stuck_threshold_min},
+    {"StuckThreshold", {N(2.5)}, 1, stuck_threshold_2_5},
+    {"GroupInterval", {S("block"), N(30)}, 2, block_every_30},
+    {"GroupInterval", {S("CPU"), N(0.5)}, 2, cpu_every_0_5},
 };
 
 /* Applies the case with key spelt as given; "" when the result equals the
@@ -456,6 +472,9 @@ static const char *const all_keys[] = {
     "BlockInfoTimeout",
     "BlockThreshold",
     "StateNotifications",
+    "MaxConnections",
+    "StuckThreshold",
+    "GroupInterval",
 };
 
 /* vs_config_key() lists exactly the keys above, and every listed key has a
@@ -623,6 +642,19 @@ static const bad_case_t bad_cases[] = {
     {"StateNotifications", {N(0)}, 1, "0"},
     {"StateNotifications", {{0}}, 0, "got 0"},
     {"StateNotifications", {B(false), B(true)}, 2, "got 2"},
+    {"MaxConnections", {N(0)}, 1, "0"},
+    {"MaxConnections", {N(17)}, 1, "17"},
+    {"MaxConnections", {N(2.5)}, 1, "2.5"},
+    {"MaxConnections", {S("4")}, 1, "\"4\""},
+    {"StuckThreshold", {N(0)}, 1, "0"}, /* automatic is the default */
+    {"StuckThreshold", {N(0.01)}, 1, "0.01"},
+    {"StuckThreshold", {S("1")}, 1, "\"1\""},
+    {"GroupInterval", {S("state"), N(10)}, 2, "\"state\""},
+    {"GroupInterval", {S("disk"), N(10)}, 2, "\"disk\""},
+    {"GroupInterval", {S("block"), N(0)}, 2, "0"},
+    {"GroupInterval", {S("block"), N(86401)}, 2, "86401"},
+    {"GroupInterval", {S("block")}, 1, "GroupInterval"},
+    {"GroupInterval", {N(30), S("block")}, 2, "GroupInterval"},
     /* unknown keys: the key is what is wrong */
     {"Frobnicate", {S("x")}, 1, "\"Frobnicate\""},
     {"Stat", {S("cpu")}, 1, "\"Stat\""},
@@ -661,6 +693,9 @@ static void baseline(vs_config_t *cfg) {
       {"BlockInfoTimeout", {N(3)}, 1},
       {"BlockThreshold", {N(75)}, 1},
       {"StateNotifications", {B(false)}, 1},
+      {"MaxConnections", {N(3)}, 1},
+      {"StuckThreshold", {N(4)}, 1},
+      {"GroupInterval", {S("vcpu"), N(20)}, 2},
   };
   vs_config_init(cfg);
   for (size_t i = 0; i < VS_NELEM(lines); i++)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "vs_domain_names.h"
 #include "vs_domain_table.h"
 #include "vs_test_fixtures.h"
 
@@ -25,27 +26,26 @@ static uint64_t rng_next(uint64_t *s) {
 
 /* Random UUIDs, distinct by construction (index in bytes 7 and 11, which
  * random bytes around it keep from dominating the order). */
-static void make_uuids(unsigned char (*uuids)[VIR_UUID_BUFLEN], size_t n,
+static void make_uuids(vs_uuid_t *uuids, size_t n,
                        uint64_t seed) {
   for (size_t i = 0; i < n; i++) {
-    for (size_t b = 0; b < VIR_UUID_BUFLEN; b++)
-      uuids[i][b] = (unsigned char)(rng_next(&seed) >> 56);
-    uuids[i][7] = (unsigned char)(i >> 8);
-    uuids[i][11] = (unsigned char)i;
+    for (size_t b = 0; b < VS_UUID_LEN; b++)
+      uuids[i].b[b] = (unsigned char)(rng_next(&seed) >> 56);
+    uuids[i].b[7] = (unsigned char)(i >> 8);
+    uuids[i].b[11] = (unsigned char)i;
   }
 }
 
 static void assert_sorted(const vs_domain_table_t *t) {
   for (size_t i = 1; i < t->n; i++)
-    if (memcmp(t->entries[i - 1]->uuid, t->entries[i]->uuid, VIR_UUID_BUFLEN) >=
-        0)
+    if (vs_uuid_cmp(&t->entries[i - 1]->uuid, &t->entries[i]->uuid) >= 0)
       fail_msg("entries %zu and %zu out of order", i - 1, i);
 }
 
 static void test_empty_table(void **state) {
   vs_domain_table_t t = {0};
-  unsigned char uuid[VIR_UUID_BUFLEN] = {1};
-  assert_null(vs_domain_table_find(&t, uuid));
+  vs_uuid_t uuid = {{1}};
+  assert_null(vs_domain_table_find(&t, &uuid));
   vs_domain_table_sweep(&t, 1, NULL, NULL);
   assert_int_equal(t.n, 0);
   vs_domain_table_clear(&t);
@@ -53,41 +53,39 @@ static void test_empty_table(void **state) {
 }
 
 static void test_insert_find_sorted(void **state) {
-  static unsigned char uuids[N_DOMAINS][VIR_UUID_BUFLEN];
+  static vs_uuid_t uuids[N_DOMAINS];
   static vs_domain_entry_t *got[N_DOMAINS];
   make_uuids(uuids, N_DOMAINS, 0x9E3779B97F4A7C15ULL);
   vs_domain_table_t t = {0};
   for (size_t i = 0; i < N_DOMAINS; i++) {
     bool is_new = false;
-    got[i] = vs_domain_table_get(&t, uuids[i], &is_new);
+    got[i] = vs_domain_table_get(&t, &uuids[i], &is_new);
     assert_non_null(got[i]);
     assert_true(is_new);
-    assert_memory_equal(got[i]->uuid, uuids[i], VIR_UUID_BUFLEN);
-    assert_null(got[i]->name); /* a new entry is zeroed */
-    assert_int_equal(got[i]->seen, 0);
+    assert_memory_equal(got[i]->uuid.b, uuids[i].b, VS_UUID_LEN);
+    assert_null(got[i]->label); /* a new entry is zeroed */
+    assert_int_equal(got[i]->listed, 0);
     assert_int_equal(t.n, i + 1);
   }
   assert_true(t.cap >= t.n);
   assert_sorted(&t);
   for (size_t i = 0; i < N_DOMAINS; i++) {
     bool is_new = true;
-    assert_ptr_equal(vs_domain_table_get(&t, uuids[i], &is_new), got[i]);
+    assert_ptr_equal(vs_domain_table_get(&t, &uuids[i], &is_new), got[i]);
     assert_false(is_new);
-    assert_ptr_equal(vs_domain_table_find(&t, uuids[i]), got[i]);
+    assert_ptr_equal(vs_domain_table_find(&t, &uuids[i]), got[i]);
   }
   assert_int_equal(t.n, N_DOMAINS);
 
-  unsigned char absent[VIR_UUID_BUFLEN];
-  memcpy(absent, uuids[0], VIR_UUID_BUFLEN);
-  absent[15] ^= 0x01;
-  assert_null(vs_domain_table_find(&t, absent));
-  static const unsigned char lowest[VIR_UUID_BUFLEN] = {0},
-                             highest[VIR_UUID_BUFLEN] = {
-                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                 0xff, 0xff, 0xff, 0xff};
-  assert_null(vs_domain_table_find(&t, lowest));
-  assert_null(vs_domain_table_find(&t, highest));
+  vs_uuid_t absent = uuids[0];
+  absent.b[15] ^= 0x01;
+  assert_null(vs_domain_table_find(&t, &absent));
+  static const vs_uuid_t lowest = {{0}},
+                         highest = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff}};
+  assert_null(vs_domain_table_find(&t, &lowest));
+  assert_null(vs_domain_table_find(&t, &highest));
   vs_domain_table_clear(&t);
   assert_int_equal(t.n, 0);
   assert_null(t.entries);
@@ -95,18 +93,17 @@ static void test_insert_find_sorted(void **state) {
 
 /* The smallest and largest UUIDs go to the ends. */
 static void test_insert_at_ends(void **state) {
-  static const unsigned char mid[VIR_UUID_BUFLEN] = {0x80},
-                             low[VIR_UUID_BUFLEN] = {0x00, 0x01},
-                             high[VIR_UUID_BUFLEN] = {0xff};
+  static const vs_uuid_t mid = {{0x80}}, low = {{0x00, 0x01}},
+                         high = {{0xff}};
   vs_domain_table_t t = {0};
   bool is_new;
-  assert_non_null(vs_domain_table_get(&t, mid, &is_new));
-  assert_non_null(vs_domain_table_get(&t, high, &is_new));
-  assert_non_null(vs_domain_table_get(&t, low, &is_new));
+  assert_non_null(vs_domain_table_get(&t, &mid, &is_new));
+  assert_non_null(vs_domain_table_get(&t, &high, &is_new));
+  assert_non_null(vs_domain_table_get(&t, &low, &is_new));
   assert_int_equal(t.n, 3);
-  assert_memory_equal(t.entries[0]->uuid, low, VIR_UUID_BUFLEN);
-  assert_memory_equal(t.entries[1]->uuid, mid, VIR_UUID_BUFLEN);
-  assert_memory_equal(t.entries[2]->uuid, high, VIR_UUID_BUFLEN);
+  assert_memory_equal(t.entries[0]->uuid.b, low.b, VS_UUID_LEN);
+  assert_memory_equal(t.entries[1]->uuid.b, mid.b, VS_UUID_LEN);
+  assert_memory_equal(t.entries[2]->uuid.b, high.b, VS_UUID_LEN);
   vs_domain_table_clear(&t);
 }
 
@@ -115,8 +112,9 @@ typedef struct {
   size_t n;
 } gone_log_t;
 
-static void record_gone(void *ud, const char *name) {
+static void record_gone(void *ud, const vs_domain_entry_t *e) {
   gone_log_t *log = ud;
+  const char *name = e->label->name;
   assert_non_null(name);
   assert_true(log->n < N_DOMAINS);
   log->names[log->n] = strdup(name);
@@ -147,33 +145,33 @@ static void fill_entry(vs_domain_entry_t *e, size_t i) {
   }
 }
 
-/* Entries not seen in the current generation are removed, and the callback
- * gets each one's name (or its UUID string when it has no name). */
+/* Entries not seen in the current listing are removed, and the callback
+ * gets each one (its label names it). */
 static void test_sweep(void **state) {
-  static unsigned char uuids[N_DOMAINS][VIR_UUID_BUFLEN];
+  static vs_uuid_t uuids[N_DOMAINS];
   static vs_domain_entry_t *entries[N_DOMAINS];
   make_uuids(uuids, N_DOMAINS, 42);
   vs_domain_table_t t = {0};
   gone_log_t log = {0};
+  vs_config_t cfg;
+  vs_config_init(&cfg);
   char *want[N_DOMAINS];
   size_t nwant = 0;
 
   for (size_t i = 0; i < N_DOMAINS; i++) {
     bool is_new;
-    vs_domain_entry_t *e = vs_domain_table_get(&t, uuids[i], &is_new);
+    vs_domain_entry_t *e = vs_domain_table_get(&t, &uuids[i], &is_new);
     assert_non_null(e);
     entries[i] = e;
-    snprintf(e->uuid_str, sizeof(e->uuid_str), "uuid-%04zu", i);
-    if (i != 1) { /* entry 1 never got a name */
-      char name[32];
-      snprintf(name, sizeof(name), "dom-%04zu", i);
-      e->name = strdup(name);
-      assert_non_null(e->name);
-    }
+    char name[32], uuid[40];
+    snprintf(name, sizeof(name), "dom-%04zu", i);
+    snprintf(uuid, sizeof(uuid), "uuid-%04zu", i);
+    e->label = vs_domain_label_new(&cfg, name, uuid, "hv");
+    assert_non_null(e->label);
     fill_entry(e, i);
-    e->seen = i % 2 == 0 ? 7 : 6; /* odd ones were not seen in round 7 */
+    e->listed = i % 2 == 0 ? 7 : 6; /* odd ones were not in listing 7 */
     if (i % 2)
-      want[nwant++] = e->name ? e->name : e->uuid_str;
+      want[nwant++] = e->label->name;
   }
   /* copy what the callback must report before the entries are freed */
   for (size_t i = 0; i < nwant; i++) {
@@ -188,20 +186,20 @@ static void test_sweep(void **state) {
   qsort(want, nwant, sizeof(want[0]), cmp_str);
   for (size_t i = 0; i < nwant; i++)
     assert_string_equal(log.names[i], want[i]);
-  assert_string_equal(want[0], "dom-0003"); /* sorted: "dom-..." < "uuid-" */
-  assert_string_equal(want[nwant - 1], "uuid-0001");
+  assert_string_equal(want[0], "dom-0001");
+  assert_string_equal(want[nwant - 1], "dom-0999");
 
   assert_int_equal(t.n, N_DOMAINS / 2);
   assert_sorted(&t);
   for (size_t i = 0; i < N_DOMAINS; i++) {
-    vs_domain_entry_t *e = vs_domain_table_find(&t, uuids[i]);
+    vs_domain_entry_t *e = vs_domain_table_find(&t, &uuids[i]);
     if (i % 2) {
       assert_null(e);
     } else {
       assert_ptr_equal(e, entries[i]); /* survivors are not moved or copied */
       char name[32];
       snprintf(name, sizeof(name), "dom-%04zu", i);
-      assert_string_equal(e->name, name);
+      assert_string_equal(e->label->name, name);
     }
   }
 
@@ -213,11 +211,11 @@ static void test_sweep(void **state) {
 
   /* a removed domain that comes back is new */
   bool is_new = false;
-  vs_domain_entry_t *back = vs_domain_table_get(&t, uuids[1], &is_new);
+  vs_domain_entry_t *back = vs_domain_table_get(&t, &uuids[1], &is_new);
   assert_non_null(back);
   assert_true(is_new);
-  assert_null(back->name);
-  back->seen = 8;
+  assert_null(back->label);
+  back->listed = 8;
 
   /* next round sees only that one; no callback given */
   vs_domain_table_sweep(&t, 8, NULL, NULL);
@@ -231,21 +229,28 @@ static void test_sweep(void **state) {
     free(want[i]);
 }
 
-static void test_forget_devices(void **state) {
+/* A restart forgets what was known of the old run. */
+static void test_reset(void **state) {
   vs_domain_table_t t = {0};
-  static const unsigned char uuid[VIR_UUID_BUFLEN] = {7};
+  static const vs_uuid_t uuid = {{7}};
   bool is_new;
-  vs_domain_entry_t *e = vs_domain_table_get(&t, uuid, &is_new);
+  vs_domain_entry_t *e = vs_domain_table_get(&t, &uuid, &is_new);
   assert_non_null(e);
   fill_entry(e, 0);
+  e->nvcpu_cached = 2;
+  e->prev_cpu_ns = 10;
   assert_true(e->devices_known);
   assert_int_equal(e->devices.ndisks, 1);
-  vs_domain_entry_forget_devices(e);
+  vs_domain_entry_reset(e);
   assert_false(e->devices_known);
   assert_int_equal(e->devices.ndisks, 0);
   assert_int_equal(e->devices.nnics, 0);
   assert_null(e->devices.disk_targets);
-  vs_domain_entry_forget_devices(e); /* twice */
+  assert_int_equal(e->prev.nblock, 0);
+  assert_int_equal(e->prev.nvcpu, 0);
+  assert_int_equal(e->nvcpu_cached, 0);
+  assert_int_equal(e->prev_cpu_ns, 0);
+  vs_domain_entry_reset(e); /* twice */
   vs_domain_table_clear(&t);
 }
 
@@ -255,7 +260,7 @@ int main(void) {
       cmocka_unit_test(test_insert_find_sorted),
       cmocka_unit_test(test_insert_at_ends),
       cmocka_unit_test(test_sweep),
-      cmocka_unit_test(test_forget_devices),
+      cmocka_unit_test(test_reset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 #include "vs_config.h"
 #include "vs_metrics.h"
 #include "vs_test_fixtures.h"

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "common/vs_ident.h"
+#include "common/vs_idfield.h"
 #include "vs_start_collectd.h"
 #include "vs_start_unixsock.h"
 
@@ -304,7 +304,7 @@ static void test_vm_lines(void **state) {
   s.n = 0;
   vs_collectd_vm_lines(&vm, T0, WALL0, collect, &s);
   char host[VS_IDENT_MAX];
-  vs_ident_field(host, sizeof(host), long_name);
+  vs_idfield(host, sizeof(host), long_name);
   assert_int_equal(strlen(host), 127);
   char want[300];
   snprintf(want, sizeof(want), "PUTVAL \"%s/virtscale_start/duration-wait\"",

@@ -14,7 +14,7 @@
 #include <libvirt/libvirt.h>
 #include <stddef.h>
 
-#include "vs_stats.h"
+#include "vs_stats_parse.h"
 
 typedef struct {
   char *name;                /* record NAME; owned */

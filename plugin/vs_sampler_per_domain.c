@@ -1,20 +1,22 @@
-/* virtscale - per-domain sampling, for drivers without bulk statistics:
- * one listing call, then a few calls per domain and device, each domain's
- * calls as one timed job, so a domain that does not answer costs at most its
- * share of the round and is skipped until its call returns. Produces the
- * same vs_domain_stats_t fields (and so the same identifiers) as bulk
- * sampling; perf events are bulk-only. */
+/* virtscale - per-domain sampling, for drivers without bulk statistics: a
+ * few calls per domain and device. Produces the same vs_domain_stats_t
+ * fields (and so the same identifiers) as bulk sampling; perf events are
+ * bulk-only. A call carries one domain (see vs_schedule.h), so a domain that
+ * does not answer holds up only its own call. */
 #include <errno.h>
+#include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/vs_time.h"
 #include "common/vs_tparam.h"
-#include "vs_core_internal.h"
-#include "vs_domxml.h"
-#include "vs_probe.h"
+#include "vs_sampler.h"
+
+static bool code_is_unsupported(int code) {
+  return code == VIR_ERR_NO_SUPPORT || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
+         code == VIR_ERR_OPERATION_UNSUPPORTED;
+}
 
 /* virDomainBlockStatsFlags field names -> block fields. */
 static const char *const block_param_names[VS_BLK__MAX] = {
@@ -62,20 +64,14 @@ static int balloon_field_of_tag(int tag) {
   }
 }
 
-/* One domain's calls: everything the worker touches is in here. */
+/* One domain's calls, on the sampler's worker. */
 typedef struct {
-  /* Looked up by UUID on this job's own connection: the listing comes from
-   * the probe connection, and a domain's calls go to its connection. */
-  unsigned char uuid[VIR_UUID_BUFLEN];
-  virDomainPtr dom;        /* reference, NULL until looked up */
-  vs_conn_t *conn;         /* reference: counts the call in flight */
-  vs_token_t *outstanding; /* reference: busy until the calls returned */
+  virDomainPtr dom;
   unsigned groups;
-  bool block_sizes;            /* virDomainGetBlockInfo here (no block-info
-                                  thread) */
+  bool block_sizes;            /* virDomainGetBlockInfo here */
   bool no_flags;               /* in/out: driver lacks BlockStatsFlags */
-  bool want_nvcpu;             /* cpu without vcpu, count unknown */
-  vs_domxml_devices_t devices; /* in: known devices (copy); out: fetched */
+  bool want_nvcpu;             /* cpu without vcpu: the count is needed */
+  vs_domxml_devices_t devices; /* known (borrowed copy) or fetched */
   bool devices_known, devices_fetched;
   /* results */
   vs_domain_stats_t st;
@@ -83,7 +79,6 @@ typedef struct {
   bool gone; /* the domain stopped after it was listed */
   char problem[VS_ERROR_MSG_MAX];
   unsigned calls, errors;
-  uint64_t sampled_ns;
 } pd_job_t;
 
 /* A domain that stopped after it was listed: its calls fail with these,
@@ -146,7 +141,6 @@ static void sample_cpu(pd_job_t *j) {
   virTypedParameter params[8];
   memset(params, 0, sizeof(params));
   int n = virDomainGetCPUStats(j->dom, params, 8, -1, 1, 0);
-  j->sampled_ns = vs_now_ns();
   if (!call_ok(j, n, "virDomainGetCPUStats"))
     return;
   static const char *const names[VS_CPU__MAX] = {
@@ -227,7 +221,7 @@ static bool block_counters(pd_job_t *j, const char *dev, bool has_source,
     int n = 16;
     rc = virDomainBlockStatsFlags(j->dom, dev, params, &n, 0);
     virErrorPtr e = rc < 0 ? virGetLastError() : NULL;
-    if (e && vs_core_code_is_unsupported(e->code)) {
+    if (e && code_is_unsupported(e->code)) {
       j->calls++;
       j->no_flags = true;
       return block_counters(j, dev, has_source, f);
@@ -312,174 +306,76 @@ static void sample_nics(pd_job_t *j) {
   }
 }
 
-static void pd_fn(void *arg) {
-  pd_job_t *j = arg;
-  unsigned groups = j->groups;
-  j->dom = virDomainLookupByUUID(vs_conn_virt(j->conn), j->uuid);
+/* Sample one domain of the call into rec. */
+static void sample_domain(vs_call_t *c, size_t i, virConnectPtr conn,
+                          vs_record_t *rec) {
+  pd_job_t j = {.groups = c->groups,
+                .block_sizes = c->block_sizes,
+                .no_flags = c->no_flags || c->no_flags_seen};
+  rec->uuid = c->uuids[i];
+  j.want_nvcpu = c->nneed > 0 &&
+                 bsearch(&c->uuids[i], c->need_nvcpu, c->nneed,
+                         sizeof(vs_uuid_t), (int (*)(const void *,
+                                                     const void *))vs_uuid_cmp);
+  if (c->devices_known && c->devices_known[i]) {
+    j.devices = c->devices[i]; /* borrowed: not cleared here */
+    j.devices_known = true;
+  }
+  j.dom = virDomainLookupByUUID(conn, c->uuids[i].b);
   /* The state is always read: a shut-off domain is not reported. */
-  if (call_ok(j, j->dom ? 0 : -1, "virDomainLookupByUUID") && sample_state(j)) {
-    if (groups & VS_GROUP_CPU)
-      sample_cpu(j);
-    if ((groups & (VS_GROUP_BALLOON | VS_GROUP_VCPU)) || j->want_nvcpu)
-      sample_balloon_vcpu(j);
-    if (groups & (VS_GROUP_BLOCK | VS_GROUP_INTERFACE)) {
-      load_devices(j);
-      if (j->devices_known && (groups & VS_GROUP_BLOCK))
-        sample_blocks(j);
-      if (j->devices_known && (groups & VS_GROUP_INTERFACE))
-        sample_nics(j);
+  if (call_ok(&j, j.dom ? 0 : -1, "virDomainLookupByUUID") &&
+      sample_state(&j)) {
+    const char *name = virDomainGetName(j.dom);
+    rec->name = strdup(name ? name : "");
+    rec->id = (int)virDomainGetID(j.dom);
+    if (j.groups & VS_GROUP_CPU)
+      sample_cpu(&j);
+    if ((j.groups & (VS_GROUP_BALLOON | VS_GROUP_VCPU)) || j.want_nvcpu)
+      sample_balloon_vcpu(&j);
+    if (j.groups & (VS_GROUP_BLOCK | VS_GROUP_INTERFACE)) {
+      load_devices(&j);
+      if (j.devices_known && (j.groups & VS_GROUP_BLOCK))
+        sample_blocks(&j);
+      if (j.devices_known && (j.groups & VS_GROUP_INTERFACE))
+        sample_nics(&j);
     }
   }
-  vs_conn_call_end(j->conn);
-  vs_token_set(j->outstanding, false);
+  if (j.dom)
+    virDomainFree(j.dom);
+  c->rpcs += j.calls;
+  c->no_flags_seen = c->no_flags_seen || j.no_flags;
+  rec->gone = j.gone || !rec->name;
+  rec->st = j.st; /* moved */
+  rec->nvcpu = j.nvcpu;
+  if (j.devices_fetched) {
+    rec->devices = j.devices; /* moved */
+    rec->devices_fetched = true;
+  }
+  if (j.problem[0])
+    rec->problem = strdup(j.problem);
 }
 
-static void pd_release(void *arg) {
-  pd_job_t *j = arg;
-  vs_token_set(j->outstanding, false); /* also when the job never ran */
-  if (j->dom)
-    virDomainFree(j->dom);
-  vs_conn_unref(j->conn);
-  vs_token_unref(j->outstanding);
-  vs_domxml_devices_clear(&j->devices);
-  vs_domain_stats_clear(&j->st);
-  free(j);
-}
-
-static char **strv_copy(char **v, size_t n, bool *oom) {
-  char **out = calloc(n ? n : 1, sizeof(*out));
-  if (!out) {
-    *oom = true;
-    return NULL;
+void vs_sampler_per_domain(const vs_virt_api_t *api, void *handle,
+                           vs_call_t *c) {
+  virConnectPtr conn = api->virt ? api->virt(handle) : NULL;
+  if (c->groups == 0 || c->all) {
+    /* The listing: which domains run. */
+    vs_stats_req_t req = {0};
+    c->rc = api->stats(handle, &req, &c->recs, &c->nrecs, &c->rpcs, &c->err);
+    return;
   }
-  for (size_t i = 0; i < n; i++)
-    if (v[i] && !(out[i] = strdup(v[i])))
-      *oom = true;
-  return out;
-}
-
-static pd_job_t *new_pd_job(vs_core_t *c, vs_domain_entry_t *e) {
-  pd_job_t *j = calloc(1, sizeof(*j));
-  if (!j)
-    return NULL;
-  if (!e->outstanding && !(e->outstanding = vs_token_new())) {
-    free(j);
-    return NULL;
+  if (!conn) {
+    c->rc = vs_error_set(&c->err, -ENOTSUP,
+                         "per-domain sampling needs a libvirt connection");
+    return;
   }
-  memcpy(j->uuid, e->uuid, VIR_UUID_BUFLEN);
-  j->conn = vs_conn_ref(c->conn);
-  j->outstanding = vs_token_ref(e->outstanding);
-  j->groups = c->cfg->groups;
-  j->block_sizes = !c->blockinfo;
-  j->no_flags = c->no_block_stats_flags;
-  j->want_nvcpu = (j->groups & VS_GROUP_CPU) && e->nvcpu_cached == 0;
-  if (e->devices_known) {
-    bool oom = false;
-    const vs_domxml_devices_t *d = &e->devices;
-    j->devices.disk_targets = strv_copy(d->disk_targets, d->ndisks, &oom);
-    j->devices.disk_sources = strv_copy(d->disk_sources, d->ndisks, &oom);
-    j->devices.nic_targets = strv_copy(d->nic_targets, d->nnics, &oom);
-    j->devices.ndisks = d->ndisks;
-    j->devices.nnics = d->nnics;
-    j->devices_known = true;
-    if (oom) {
-      pd_release(j);
-      return NULL;
-    }
+  c->recs = calloc(c->n ? c->n : 1, sizeof(*c->recs));
+  if (!c->recs) {
+    c->rc = vs_error_set(&c->err, -ENOMEM, "out of memory");
+    return;
   }
-  return j;
-}
-
-/* Results of a finished job into the round. */
-static void take_pd(vs_core_t *c, vs_sample_t *s, vs_domain_sample_t *ds,
-                    pd_job_t *j) {
-  vs_domain_entry_t *e = ds->entry;
-  s->calls += j->calls;
-  s->errors += j->errors;
-  c->no_block_stats_flags = j->no_flags;
-  if (j->devices_fetched) {
-    vs_domain_entry_forget_devices(e);
-    e->devices = j->devices; /* moved */
-    e->devices_known = true;
-    memset(&j->devices, 0, sizeof(j->devices));
-  }
-  if (j->nvcpu)
-    e->nvcpu_cached = j->nvcpu;
-  ds->st = j->st; /* moved */
-  memset(&j->st, 0, sizeof(j->st));
-  ds->sampled_ns = j->sampled_ns;
-  if (j->problem[0])
-    vs_core_problem(s, ds, j->problem);
-}
-
-int vs_sample_perdomain(vs_core_t *c, vs_sample_t *s, uint64_t deadline_ns,
-                        vs_error_t *err) {
-  uint64_t t0 = vs_now_ns();
-  uint64_t budget = deadline_ns > t0 ? deadline_ns - t0 : 0;
-  /* Probe the monitors when calls of earlier rounds are still out. */
-  bool probe = c->nretired > 0 || vs_conn_inflight(c->conn) > 0;
-  vs_listing_t *l;
-  int r = vs_probe_list(c, s, probe, t0 + budget / 4, &l, err);
-  if (r < 0)
-    return r;
-  s->careful = probe;
-  /* A domain may take a quarter of the budget before it is given up. */
-  uint64_t per_domain = budget / 4;
-  uint64_t limit = vs_core_unresponsive_after(c, budget);
-  for (int i = 0; i < l->n && r == 0; i++) {
-    int terr;
-    vs_domain_sample_t *ds = vs_core_track(c, s, l->doms[i], &terr);
-    if (!ds) {
-      r = terr;
-      continue;
-    }
-    size_t idx = (size_t)(ds - s->domains);
-    vs_domain_entry_t *e = ds->entry;
-    char why[128];
-    const char *verdict = vs_listing_verdict(l, i, limit, why, sizeof(why));
-    if (!verdict && vs_token_busy(e->outstanding))
-      verdict = "a call to it from an earlier round has not returned";
-    if (verdict) {
-      vs_core_unresponsive(c, s, ds, verdict);
-      continue;
-    }
-    uint64_t now = vs_now_ns();
-    if (now >= deadline_ns)
-      break; /* out of time: the rest are sampled next round */
-    if (!c->conn)
-      break; /* no sampling connection left this round */
-    pd_job_t *j = new_pd_job(c, e);
-    if (!j) {
-      r = -ENOMEM;
-      break;
-    }
-    vs_token_set(j->outstanding, true);
-    vs_conn_call_begin(j->conn);
-    uint64_t until =
-        now + per_domain < deadline_ns ? now + per_domain : deadline_ns;
-    int jr = vs_executor_run(c->ex, pd_fn, pd_release, j, until);
-    ds = &s->domains[idx];
-    if (jr < 0) {
-      s->calls++;
-      s->errors++;
-      snprintf(why, sizeof(why), "its calls did not answer within %.2f s",
-               (double)(until - now) / VS_NS_PER_SEC);
-      vs_core_unresponsive(c, s, ds, why);
-      /* The connection has a stuck call now: the next domains need another. */
-      now = vs_now_ns();
-      if (vs_core_replace_conn(c, s, vs_part_of_remaining(deadline_ns, 1, 2),
-                               err) < 0)
-        break;
-      continue;
-    }
-    bool gone = j->gone;
-    take_pd(c, s, ds, j);
-    pd_release(j);
-    if (gone && (size_t)(s->n - 1) == idx)
-      vs_core_untrack(c, s);
-  }
-  vs_listing_free(l);
-  if (r < 0)
-    return vs_error_set(err, r, "out of memory");
-  return 0;
+  c->nrecs = c->n;
+  for (size_t i = 0; i < c->n; i++)
+    sample_domain(c, i, conn, &c->recs[i]);
+  c->rc = 0;
 }

@@ -25,4 +25,4 @@
  * Spaces, quotes, backslashes and UTF-8 are kept: they are legal in collectd
  * identifiers and quoting them is the transport's job.
  * Returns true when the result differs from src. Thread-safe. */
-bool vs_ident_field(char *dst, size_t dst_size, const char *src);
+bool vs_idfield(char *dst, size_t dst_size, const char *src);

@@ -1,4 +1,4 @@
-#include "vs_ident.h"
+#include "vs_idfield.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@ static size_t utf8_cut(const char *s, size_t max) {
   return n;
 }
 
-bool vs_ident_field(char *dst, size_t dst_size, const char *src) {
+bool vs_idfield(char *dst, size_t dst_size, const char *src) {
   if (dst_size == 0)
     return true;
   size_t cap = dst_size < VS_IDENT_MAX ? dst_size : VS_IDENT_MAX;

@@ -1,5 +1,5 @@
-/* Identifier fields: vs_ident_field() (common/vs_ident.h) and
- * vs_identity_field() (vs_identity.h). */
+/* Identifier fields: vs_idfield() (common/vs_idfield.h) and
+ * vs_domain_name_field() (vs_domain_names.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "common/vs_ident.h"
-#include "vs_identity.h"
+#include "common/vs_idfield.h"
+#include "vs_domain_names.h"
 #include "vs_test_fixtures.h"
 
 #define HASH_LEN 9 /* "~" + 8 hex digits */
@@ -107,7 +107,7 @@ static const struct {
 static void test_short_names(void **state) {
   for (size_t i = 0; i < VS_NELEM(short_cases); i++) {
     char dst[VS_IDENT_MAX];
-    bool changed = vs_ident_field(dst, sizeof(dst), short_cases[i].src);
+    bool changed = vs_idfield(dst, sizeof(dst), short_cases[i].src);
     if (strcmp(dst, short_cases[i].want) != 0 ||
         changed != short_cases[i].changed)
       fail_msg("case %zu: got \"%s\" (changed %d), expected \"%s\" (%d)", i,
@@ -120,7 +120,7 @@ static void test_short_names(void **state) {
 static void test_long_ascii(void **state) {
   char src[256], dst[VS_IDENT_MAX];
   repeat(src, sizeof(src), "a", 200);
-  assert_true(vs_ident_field(dst, sizeof(dst), src));
+  assert_true(vs_idfield(dst, sizeof(dst), src));
   assert_int_equal(strlen(dst), VS_IDENT_MAX - 1);
   assert_true(is_hash_suffix(dst + VS_IDENT_MAX - 1 - HASH_LEN));
   assert_memory_equal(dst, src, VS_IDENT_MAX - 1 - HASH_LEN);
@@ -140,9 +140,9 @@ static void test_long_names_stay_distinct(void **state) {
   strcat(b, repeat(c, sizeof(c), "b", 50));
   strcpy(c, a);
   c[199] = 'z';
-  vs_ident_field(da, sizeof(da), a);
-  vs_ident_field(db, sizeof(db), b);
-  vs_ident_field(dc, sizeof(dc), c);
+  vs_idfield(da, sizeof(da), a);
+  vs_idfield(db, sizeof(db), b);
+  vs_idfield(dc, sizeof(dc), c);
   assert_int_equal(strlen(da), VS_IDENT_MAX - 1);
   assert_int_equal(strlen(db), VS_IDENT_MAX - 1);
   assert_string_not_equal(da, db);
@@ -154,7 +154,7 @@ static void test_long_names_stay_distinct(void **state) {
 static void test_long_utf8(void **state) {
   char src[512], dst[VS_IDENT_MAX], want[512];
   repeat(src, sizeof(src), "\xe6\x97\xa5", 100); /* 100 x 日, 300 bytes */
-  assert_true(vs_ident_field(dst, sizeof(dst), src));
+  assert_true(vs_idfield(dst, sizeof(dst), src));
   assert_true(utf8_valid(dst));
   assert_true(strlen(dst) <= VS_IDENT_MAX - 1);
   /* 39 whole characters (117 bytes) fit before the hash */
@@ -186,7 +186,7 @@ static void test_cut_at_character_boundary(void **state) {
     repeat(src, sizeof(src), "a", cut_cases[i].ascii);
     while (strlen(src) < 200)
       strcat(src, cut_cases[i].unit);
-    vs_ident_field(dst, sizeof(dst), src);
+    vs_idfield(dst, sizeof(dst), src);
     if (!utf8_valid(dst) || strlen(dst) != cut_cases[i].keep + HASH_LEN ||
         memcmp(dst, src, cut_cases[i].keep) != 0 ||
         !is_hash_suffix(dst + cut_cases[i].keep))
@@ -198,10 +198,10 @@ static void test_cut_at_character_boundary(void **state) {
 static void test_length_limit_exact(void **state) {
   char src[256], dst[VS_IDENT_MAX];
   repeat(src, sizeof(src), "b", VS_IDENT_MAX - 1); /* 127: fits */
-  assert_false(vs_ident_field(dst, sizeof(dst), src));
+  assert_false(vs_idfield(dst, sizeof(dst), src));
   assert_string_equal(dst, src);
   strcat(src, "b"); /* 128: does not */
-  assert_true(vs_ident_field(dst, sizeof(dst), src));
+  assert_true(vs_idfield(dst, sizeof(dst), src));
   assert_int_equal(strlen(dst), VS_IDENT_MAX - 1);
   assert_true(is_hash_suffix(dst + VS_IDENT_MAX - 1 - HASH_LEN));
 }
@@ -212,7 +212,7 @@ static void test_long_name_sanitized(void **state) {
   repeat(src, sizeof(src), "c", 200);
   src[0] = '/';
   src[10] = '\n';
-  assert_true(vs_ident_field(dst, sizeof(dst), src));
+  assert_true(vs_idfield(dst, sizeof(dst), src));
   assert_int_equal(dst[0], '_');
   assert_int_equal(dst[10], '_');
   assert_null(strchr(dst, '/'));
@@ -239,7 +239,7 @@ static void test_small_buffers(void **state) {
   for (size_t i = 0; i < VS_NELEM(size_cases); i++) {
     char buf[64];
     memset(buf, CANARY, sizeof(buf));
-    vs_ident_field(buf, size_cases[i].size, size_cases[i].src);
+    vs_idfield(buf, size_cases[i].size, size_cases[i].src);
     assert_true(strlen(buf) < size_cases[i].size);
     for (size_t j = size_cases[i].size; j < sizeof(buf); j++)
       if ((unsigned char)buf[j] != CANARY)
@@ -249,14 +249,14 @@ static void test_small_buffers(void **state) {
       assert_string_equal(buf, size_cases[i].want);
   }
   char buf[16];
-  vs_ident_field(buf, 12, "abcdefghijklmnop");
+  vs_idfield(buf, 12, "abcdefghijklmnop");
   assert_memory_equal(buf, "ab~", 3);
   assert_true(is_hash_suffix(buf + 2));
-  vs_ident_field(buf, 10, "abcdefghijklmnop");
+  vs_idfield(buf, 10, "abcdefghijklmnop");
   assert_true(is_hash_suffix(buf));
 
   memset(buf, CANARY, sizeof(buf));
-  assert_true(vs_ident_field(buf, 0, "abc")); /* nothing written */
+  assert_true(vs_idfield(buf, 0, "abc")); /* nothing written */
   assert_int_equal((unsigned char)buf[0], CANARY);
 }
 
@@ -271,7 +271,7 @@ static void test_every_buffer_size(void **state) {
     for (size_t size = 1; size <= 2 * VS_IDENT_MAX; size++) {
       char buf[2 * VS_IDENT_MAX + 16];
       memset(buf, CANARY, sizeof(buf));
-      vs_ident_field(buf, size, srcs[s]);
+      vs_idfield(buf, size, srcs[s]);
       size_t used = size < VS_IDENT_MAX ? size : VS_IDENT_MAX;
       if (strlen(buf) >= used || !utf8_valid(buf))
         fail_msg("source %zu, dst_size %zu: %zu bytes, valid %d", s, size,
@@ -282,7 +282,7 @@ static void test_every_buffer_size(void **state) {
     }
 }
 
-/* --- vs_identity_field --------------------------------------------------- */
+/* --- vs_domain_name_field --------------------------------------------------- */
 
 #define UUID "8c3a7f0e-1b2d-4e5f-9a6b-7c8d9e0f1a2b"
 
@@ -314,7 +314,7 @@ static void test_identity_field(void **state) {
   for (size_t i = 0; i < VS_NELEM(identity_cases); i++) {
     char out[VS_IDENT_MAX];
     memset(out, CANARY, sizeof(out));
-    vs_identity_field(&identity_cases[i].fmt, identity_cases[i].name, UUID,
+    vs_domain_name_field(&identity_cases[i].fmt, identity_cases[i].name, UUID,
                       identity_cases[i].hostname, out);
     if (strcmp(out, identity_cases[i].want) != 0)
       fail_msg("case %zu: \"%s\", expected \"%s\"", i, out,
@@ -329,8 +329,8 @@ static void test_identity_long_name(void **state) {
   static const vs_format_t fmt = {{VS_PART_NAME, VS_PART_UUID}, 2};
   char name[256], a[VS_IDENT_MAX], b[VS_IDENT_MAX];
   repeat(name, sizeof(name), "n", 200);
-  vs_identity_field(&fmt, name, UUID, "hv", a);
-  vs_identity_field(&fmt, name, "00000000-0000-0000-0000-000000000000", "hv",
+  vs_domain_name_field(&fmt, name, UUID, "hv", a);
+  vs_domain_name_field(&fmt, name, "00000000-0000-0000-0000-000000000000", "hv",
                     b);
   assert_int_equal(strlen(a), VS_IDENT_MAX - 1);
   assert_true(is_hash_suffix(a + VS_IDENT_MAX - 1 - HASH_LEN));

@@ -1,0 +1,198 @@
+#include "vs_schedule.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/vs_time.h"
+
+/* Job-free groups (no job, no monitor). */
+#define GROUPS_JOB_FREE (VS_GROUP_STATE | VS_GROUP_INTERFACE | VS_GROUP_PERF)
+
+/* Weight of a new measurement in the moving averages. */
+#define EWMA_NEW 0.3
+/* A call is late after twice its expected wall plus this (scheduling noise
+ * of a loaded host). */
+#define LATE_SLACK_NS (20 * VS_NS_PER_MS)
+
+uint64_t vs_plan_default_stuck_ns(uint64_t interval_ns) {
+  uint64_t s = interval_ns / 2;
+  if (s < VS_NS_PER_SEC / 2)
+    s = VS_NS_PER_SEC / 2;
+  if (s > 5 * VS_NS_PER_SEC)
+    s = 5 * VS_NS_PER_SEC;
+  return s;
+}
+
+void vs_plan_init(vs_plan_t *p, unsigned groups, bool per_domain,
+                  const double fixed_s[VS_NGROUPS], uint64_t interval_ns,
+                  unsigned max_lanes, uint64_t stuck_ns) {
+  memset(p, 0, sizeof(*p));
+  p->interval_ns = interval_ns ? interval_ns : VS_NS_PER_SEC;
+  p->max_lanes = max_lanes ? max_lanes : 1;
+  p->per_domain = per_domain;
+  p->stuck_ns = stuck_ns ? stuck_ns : vs_plan_default_stuck_ns(interval_ns);
+  unsigned fixed = 0;
+  for (unsigned g = 0; g < VS_NGROUPS; g++)
+    if (fixed_s && fixed_s[g] > 0 && (groups & (1u << g)))
+      fixed |= 1u << g;
+  unsigned rest = groups & ~fixed;
+  /* Tier 0: every running domain in one call. The state is always asked:
+   * it is how a domain that stops during a call is recognised. */
+  p->tiers[0] = (vs_tier_t){
+      .groups = per_domain ? 0 : VS_GROUP_STATE | (rest & GROUPS_JOB_FREE),
+      .all = true,
+      .cadence = 1};
+  p->tiers[1] = (vs_tier_t){
+      .groups = per_domain ? rest & ~VS_GROUP_STATE : rest & VS_GROUPS_MONITOR,
+      .cadence = 1};
+  p->ntiers = 2;
+  for (unsigned g = 0; g < VS_NGROUPS; g++) {
+    if (!(fixed & (1u << g)))
+      continue;
+    double k = round(fixed_s[g] * 1e9 / (double)p->interval_ns);
+    p->tiers[p->ntiers++] = (vs_tier_t){
+        .groups = 1u << g, .fixed = true, .cadence = k < 1 ? 1 : (unsigned)k};
+  }
+}
+
+size_t vs_plan_chunk(const vs_plan_t *p, size_t ndue, unsigned nlanes) {
+  if (p->per_domain || ndue == 0)
+    return 1;
+  if (nlanes == 0)
+    nlanes = 1;
+  size_t c = (ndue + nlanes - 1) / nlanes;
+  return c > VS_PLAN_CHUNK_MAX ? VS_PLAN_CHUNK_MAX : c;
+}
+
+size_t vs_plan_quota(const vs_plan_t *p, unsigned t, size_t ndomains) {
+  unsigned k = p->tiers[t].cadence ? p->tiers[t].cadence : 1;
+  return (ndomains + k - 1) / k;
+}
+
+typedef struct {
+  size_t idx;
+  bool sampled;
+  uint64_t last;
+} order_t;
+
+static int overdue_cmp(const void *a, const void *b) {
+  const order_t *x = a, *y = b;
+  if (x->sampled != y->sampled)
+    return x->sampled ? 1 : -1; /* never sampled first */
+  if (x->last != y->last)
+    return x->last < y->last ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
+                    const vs_plan_candidate_t *c, size_t n, size_t ndomains,
+                    size_t *out) {
+  unsigned k = p->tiers[t].cadence ? p->tiers[t].cadence : 1;
+  order_t *o = malloc((n ? n : 1) * sizeof(*o));
+  if (!o)
+    return 0;
+  size_t due = 0;
+  for (size_t i = 0; i < n; i++)
+    if (c[i].eligible && (!c[i].sampled || tick >= c[i].last_tick + k))
+      o[due++] = (order_t){.idx = i, .sampled = c[i].sampled,
+                           .last = c[i].last_tick};
+  qsort(o, due, sizeof(*o), overdue_cmp);
+  /* A fixed cadence samples every due domain; the automatic one spreads a
+   * round over its cadence: a share of the domains each interval. */
+  size_t quota = p->tiers[t].fixed ? due : vs_plan_quota(p, t, ndomains);
+  /* Never sampled before: not held back by the quota (a domain that just
+   * started gets its first values at once). */
+  size_t m = 0;
+  for (size_t i = 0; i < due; i++)
+    if (m < quota || !o[i].sampled)
+      out[m++] = o[i].idx;
+  free(o);
+  return m;
+}
+
+static void ewma(double *avg, double x) {
+  *avg = *avg > 0 ? (1 - EWMA_NEW) * *avg + EWMA_NEW * x : x;
+}
+
+void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n,
+                       uint64_t wall_ns) {
+  if (mask & (1u << VS_TIER_ALL)) {
+    p->tiers[0].call_ns = wall_ns;
+    if (n > 0)
+      ewma(&p->tiers[0].dom_ns, (double)wall_ns / (double)n);
+    return;
+  }
+  if (n == 0)
+    return;
+  /* A call of several tiers costs like the monitor tier's: it is measured
+   * there when it includes it. */
+  for (unsigned t = 1; t < p->ntiers; t++)
+    if (mask & (1u << t)) {
+      ewma(&p->tiers[t].dom_ns, (double)wall_ns / (double)n);
+      return;
+    }
+}
+
+uint64_t vs_plan_expected_ns(const vs_plan_t *p, unsigned mask, size_t n) {
+  if (mask & (1u << VS_TIER_ALL))
+    return p->tiers[0].call_ns;
+  for (unsigned t = 1; t < p->ntiers; t++)
+    if (mask & (1u << t))
+      return (uint64_t)(p->tiers[t].dom_ns * (double)n);
+  return 0;
+}
+
+bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes) {
+  vs_tier_t *t = &p->tiers[VS_TIER_AUTO];
+  if (nlanes == 0)
+    nlanes = 1;
+  if (t->groups == 0 && !p->per_domain)
+    return false;
+  if (t->dom_ns <= 0 || ndomains == 0)
+    return false;
+  /* Lanes work in parallel, and chunks cannot be split finer than one
+   * domain. */
+  unsigned lanes = ndomains < nlanes ? (unsigned)ndomains : nlanes;
+  p->round_ns = (uint64_t)(t->dom_ns * (double)ndomains / lanes);
+  p->round_domains = (unsigned)ndomains;
+  p->round_lanes = lanes;
+  double room = VS_PLAN_FILL * (double)p->interval_ns;
+  unsigned need = (unsigned)ceil((double)p->round_ns / room);
+  if (need < 1)
+    need = 1;
+  /* Up at once; down only when the smaller cadence fits with a margin, so
+   * a round near a boundary does not flap. */
+  if (need > t->cadence)
+    t->cadence = need;
+  else if (t->cadence > 1 &&
+           (double)p->round_ns < 0.75 * room * (t->cadence - 1))
+    t->cadence = need;
+  bool outgrown = t->cadence > 1;
+  bool changed = outgrown != p->outgrown;
+  p->outgrown = outgrown;
+  return changed;
+}
+
+uint64_t vs_plan_check_at(const vs_plan_t *p, uint64_t sent_ns,
+                          uint64_t expected_ns) {
+  uint64_t late = 2 * expected_ns + LATE_SLACK_NS;
+  uint64_t soft = p->stuck_ns / 2;
+  return sent_ns + (late > soft ? late : soft);
+}
+
+long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n) {
+  long best = -1;
+  for (size_t i = 0; i < n; i++)
+    if (busy_ms[i] != UINT64_MAX &&
+        (best < 0 || busy_ms[i] > busy_ms[(size_t)best]))
+      best = (long)i;
+  if (best >= 0 &&
+      busy_ms[(size_t)best] * VS_NS_PER_MS >= p->stuck_ns / 2)
+    return best;
+  return -1;
+}
+
+bool vs_plan_unresponsive(const vs_plan_t *p, uint64_t busy_ms) {
+  return busy_ms != UINT64_MAX && busy_ms * VS_NS_PER_MS >= p->stuck_ns;
+}

@@ -1,0 +1,135 @@
+/* virtscale - the sampling plan, as pure decisions: which statistics groups
+ * go in which tier, how often each tier samples each domain, how many
+ * domains one call carries, and what a late call and the monitors' state
+ * say (slow, or stuck on which domain). No I/O, no threads, no clock: every
+ * time is passed in, so the decisions are unit-tested on a fake clock.
+ *
+ * Tiers, by what a group costs libvirtd (libvirt 9.0,
+ * src/qemu/qemu_driver.c, qemuDomainGetStatsWorkers[]):
+ *  - the job-free tier: state, interface and perf take no domain job and
+ *    never talk to a QEMU monitor (cgroup, /proc and perf counters); one
+ *    call answers for every running domain, every interval. It also lists
+ *    the domains, and it is what keeps a frozen QEMU's state and traffic
+ *    visible.
+ *  - the monitor tier: cpu-total (its halt-poll figures come from the
+ *    monitor's query-stats), balloon, vcpu and block take the domain's job
+ *    and query its monitor; libvirtd walks the domains of one call one after
+ *    another, waiting on each monitor. These calls carry chunks of domains
+ *    spread over several connections, and when a full round over every
+ *    domain takes longer than an interval, each domain is sampled every
+ *    `cadence` intervals (a share of the domains each interval).
+ *  - fixed tiers: one per group given a GroupInterval.
+ * In per-domain mode the job-free tier is a listing and every group is
+ * sampled by per-domain calls, one domain per call. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vs_stats.h"
+
+#define VS_TIERS_MAX (2 + VS_NGROUPS)
+#define VS_TIER_ALL 0  /* the job-free tier (a listing in per-domain mode) */
+#define VS_TIER_AUTO 1 /* the monitor tier, automatic cadence */
+
+/* Fraction of an interval the monitor tier's work may fill: the rest is for
+ * the job-free call, probes and variation. */
+#define VS_PLAN_FILL 0.8
+/* At most this many domains in one call: a call stuck on a frozen QEMU
+ * holds up the domains after it in its chunk until it is found stuck. */
+#define VS_PLAN_CHUNK_MAX 16
+
+typedef struct {
+  unsigned groups; /* vs_group_t bits asked in this tier's calls; 0 in tier
+                      0 means a listing */
+  bool all;        /* one call for every running domain */
+  bool fixed;      /* cadence set by GroupInterval */
+  unsigned cadence; /* intervals between two samples of one domain */
+  double dom_ns;    /* measured wall per domain in a call (moving average),
+                       0 until measured */
+  uint64_t call_ns; /* the last call's wall (tier 0) */
+} vs_tier_t;
+
+typedef struct {
+  uint64_t interval_ns;
+  unsigned max_lanes;
+  bool per_domain;
+  uint64_t stuck_ns; /* a monitor busy this long: the domain is unresponsive */
+  size_t ntiers;     /* tiers 0 and 1 always exist (1 may have no groups) */
+  vs_tier_t tiers[VS_TIERS_MAX];
+  /* the auto tier's full round (every domain once) as last estimated */
+  uint64_t round_ns;
+  unsigned round_domains, round_lanes;
+  bool outgrown; /* a full round does not fit an interval */
+} vs_plan_t;
+
+/* Monitor-bound groups (take a job, query the monitor). */
+#define VS_GROUPS_MONITOR                                                      \
+  (VS_GROUP_CPU | VS_GROUP_BALLOON | VS_GROUP_VCPU | VS_GROUP_BLOCK)
+
+/* The default stuck threshold for a read interval: half of it, at least
+ * 0.5 s and at most 5 s. A healthy monitor answers a command in
+ * milliseconds, a loaded one in tens or hundreds; a frozen QEMU is reported
+ * within two intervals at short intervals, and a slow one is not called
+ * stuck at long ones. */
+uint64_t vs_plan_default_stuck_ns(uint64_t interval_ns);
+
+/* Set p up for the groups asked for (vs_group_t bits), the mode, per-group
+ * fixed intervals (seconds by vs_group_index(); 0: automatic), the read
+ * interval, the lanes and the stuck threshold (0: the default). */
+void vs_plan_init(vs_plan_t *p, unsigned groups, bool per_domain,
+                  const double fixed_s[VS_NGROUPS], uint64_t interval_ns,
+                  unsigned max_lanes, uint64_t stuck_ns);
+
+/* Domains per call for ndue domains due with nlanes lanes. */
+size_t vs_plan_chunk(const vs_plan_t *p, size_t ndue, unsigned nlanes);
+
+/* How many domains tier t samples this interval out of ndomains running
+ * (ceil(ndomains / cadence)). */
+size_t vs_plan_quota(const vs_plan_t *p, unsigned t, size_t ndomains);
+
+/* One domain in the choice of who is sampled this interval. */
+typedef struct {
+  bool eligible;      /* running, not stuck, no job-taking call of its out */
+  bool sampled;       /* sampled by this tier before */
+  uint64_t last_tick; /* the read it was last sampled in */
+} vs_plan_candidate_t;
+
+/* Choose who tier t samples in read `tick`: eligible domains whose last
+ * sample is at least the tier's cadence old (or who never had one), most
+ * overdue first, at most the tier's quota of ndomains. Writes their indices
+ * into out (room for n) and returns how many. */
+size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
+                    const vs_plan_candidate_t *c, size_t n, size_t ndomains,
+                    size_t *out);
+
+/* A call of the tiers in mask over n domains answered after wall_ns:
+ * update the measured cost. */
+void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n,
+                       uint64_t wall_ns);
+
+/* The expected wall of a call of the tiers in mask over n domains (0: not
+ * measured yet). */
+uint64_t vs_plan_expected_ns(const vs_plan_t *p, unsigned mask, size_t n);
+
+/* Re-estimate the auto tier's full round over ndomains with nlanes lanes and
+ * its cadence (up at once, down with hysteresis). Returns true when the
+ * round started or stopped outgrowing the interval (p->outgrown tells
+ * which): worth one log line. */
+bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes);
+
+/* When a call sent at sent_ns is worth probing at now_ns: it is late (twice
+ * its expected wall) and old enough that a stuck monitor would show (half
+ * the stuck threshold). Returns the monotonic time it becomes so. */
+uint64_t vs_plan_check_at(const vs_plan_t *p, uint64_t sent_ns,
+                          uint64_t expected_ns);
+
+/* Which domain a late call is stuck on, from the monitor busy times (ms) of
+ * its n domains (UINT64_MAX: not known): the longest busy one, if that is at
+ * least half the stuck threshold. Returns its index or -1 (slow, not
+ * stuck). */
+long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n);
+
+/* Whether a monitor busy for busy_ms makes its domain unresponsive. */
+bool vs_plan_unresponsive(const vs_plan_t *p, uint64_t busy_ms);
