@@ -14,9 +14,9 @@
 #include "common/vs_time.h"
 #include "vs_connection.h"
 #include "vs_core.h"
+#include "vs_domain_names.h"
 #include "vs_domxml.h"
 #include "vs_executor.h"
-#include "vs_domain_names.h"
 #include "vs_token.h"
 
 /* A domain as the block-info thread knows it (its own table: the thread owns
@@ -246,11 +246,10 @@ static void post_sizes(vs_blockinfo_t *b, const bi_domain_t *d,
   vs_domain_result_t *p = realloc(b->mail, (b->nmail + 1) * sizeof(*p));
   if (p) {
     b->mail = p;
-    p[b->nmail++] = (vs_domain_result_t){
-        .label = vs_domain_label_ref(d->label),
-        .st = st, /* moved */
-        .wall_ns = j->answered_wall_ns,
-        .interval_ns = b->period_ns};
+    p[b->nmail++] = (vs_domain_result_t){.label = vs_domain_label_ref(d->label),
+                                         .st = st, /* moved */
+                                         .wall_ns = j->answered_wall_ns,
+                                         .interval_ns = b->period_ns};
   } else {
     vs_domain_stats_clear(&st);
   }
@@ -320,8 +319,8 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
     atomic_fetch_add(&b->timeouts, 1);
     if (!d->timeout_noted) {
       d->timeout_noted = true;
-      vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host, d->label->plugin_instance,
-                   "disk_allocation", "",
+      vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host,
+                   d->label->plugin_instance, "disk_allocation", "",
                    "block info of domain %s did not answer within %.2f s; no "
                    "further call until it does",
                    d->name, (double)b->timeout_ns / VS_NS_PER_SEC);
@@ -330,13 +329,14 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   }
   if (d->timeout_noted) {
     d->timeout_noted = false;
-    vs_sink_note(&b->sink, VS_NOTE_OKAY, d->label->host, d->label->plugin_instance, "disk_allocation",
-                 "", "block info of domain %s answers again", d->name);
+    vs_sink_note(&b->sink, VS_NOTE_OKAY, d->label->host,
+                 d->label->plugin_instance, "disk_allocation", "",
+                 "block info of domain %s answers again", d->name);
   }
   if (j->problem[0] && !d->problem_noted)
-    vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host, d->label->plugin_instance,
-                 "disk_allocation", "", "block info of domain %s: %s", d->name,
-                 j->problem);
+    vs_sink_note(&b->sink, VS_NOTE_WARNING, d->label->host,
+                 d->label->plugin_instance, "disk_allocation", "",
+                 "block info of domain %s: %s", d->name, j->problem);
   d->problem_noted = j->problem[0] != '\0';
   if (j->info && j->ok)
     post_sizes(b, d, j);
@@ -361,8 +361,9 @@ typedef struct {
 
 static void list_fn(void *arg) {
   list_job_t *j = arg;
-  j->n = virConnectListAllDomains((virConnectPtr)vs_conn_api(j->conn)->virt(vs_conn_handle(j->conn)), &j->doms,
-                                  VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  j->n = virConnectListAllDomains(
+      (virConnectPtr)vs_conn_api(j->conn)->virt(vs_conn_handle(j->conn)),
+      &j->doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 }
 
 static void list_release(void *arg) {
@@ -393,9 +394,8 @@ static bool connect_calls(vs_blockinfo_t *b, uint64_t deadline) {
   };
   vs_error_t err = {0};
   vs_conn_events_t none = {0};
-  if (!b->conn &&
-      vs_conn_open(b->ex, b->api, &o, &none, NULL, deadline, &b->conn, &err) <
-          0)
+  if (!b->conn && vs_conn_open(b->ex, b->api, &o, &none, NULL, deadline,
+                               &b->conn, &err) < 0)
     return false; /* the sampler reports the connection; try next cycle */
   if (!b->ev_conn && b->cfg->block_threshold > 0) {
     o.read_only = true;
@@ -471,8 +471,8 @@ static void *thread_main(void *arg) {
 
 int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
                        uint64_t interval_ns, const vs_sink_t *sink,
-                       const vs_virt_api_t *api,
-                       vs_blockinfo_t **ret, vs_error_t *err) {
+                       const vs_virt_api_t *api, vs_blockinfo_t **ret,
+                       vs_error_t *err) {
   vs_blockinfo_t *b = calloc(1, sizeof(*b));
   if (!b)
     return vs_error_set(err, -ENOMEM, "out of memory");

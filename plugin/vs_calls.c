@@ -12,7 +12,7 @@
 /* Shared by the handle and every lane's job; freed by the last of them (an
  * abandoned lane may outlive the handle). */
 typedef struct {
-  pthread_mutex_t lock; /* guards every field below and the lanes' fields */
+  pthread_mutex_t lock;    /* guards every field below and the lanes' fields */
   pthread_cond_t answered; /* an answer was posted */
   unsigned refs;
   vs_call_t *head, *tail; /* queued */
@@ -276,8 +276,8 @@ size_t vs_calls_on_wire(vs_calls_t *q, vs_wire_t *out, size_t max) {
   for (unsigned i = 0; i < q->max_lanes && n < max; i++) {
     const lane_t *l = q->slot[i].lane;
     if (l && l->wire)
-      out[n++] = (vs_wire_t){
-          .lane = i, .call = l->wire, .sent_ns = l->wire->sent_ns};
+      out[n++] =
+          (vs_wire_t){.lane = i, .call = l->wire, .sent_ns = l->wire->sent_ns};
   }
   vs_unlock(&q->s->lock);
   return n;

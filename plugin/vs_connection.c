@@ -14,6 +14,7 @@ struct vs_conn {
   char *uri;
   unsigned host_cpus;
   atomic_bool closed;
+  atomic_int reason; /* vs_close_reason_t, once closed */
   atomic_uint inflight;
   pthread_mutex_t cb_lock; /* guards detached and the use of ev */
   bool detached;           /* the owner let go: callbacks do nothing */
@@ -40,6 +41,9 @@ void *vs_conn_handle(const vs_conn_t *c) { return c->h; }
 const char *vs_conn_uri(const vs_conn_t *c) { return c->uri; }
 unsigned vs_conn_host_cpus(const vs_conn_t *c) { return c->host_cpus; }
 bool vs_conn_is_closed(const vs_conn_t *c) { return atomic_load(&c->closed); }
+vs_close_reason_t vs_conn_close_reason(const vs_conn_t *c) {
+  return (vs_close_reason_t)atomic_load(&c->reason);
+}
 void vs_conn_call_begin(vs_conn_t *c) { atomic_fetch_add(&c->inflight, 1); }
 void vs_conn_call_end(vs_conn_t *c) { atomic_fetch_sub(&c->inflight, 1); }
 unsigned vs_conn_inflight(const vs_conn_t *c) {
@@ -50,6 +54,7 @@ unsigned vs_conn_inflight(const vs_conn_t *c) {
 
 static void on_closed(void *ud, vs_close_reason_t reason) {
   vs_conn_t *c = ud;
+  atomic_store(&c->reason, (int)reason);
   atomic_store(&c->closed, true);
   vs_lock(&c->cb_lock);
   if (!c->detached && c->ev.closed)
@@ -151,8 +156,9 @@ int vs_conn_open(vs_executor_t *ex, const vs_virt_api_t *api,
   j->opts.uri = j->uri_copy;
   int r = vs_executor_run(ex, open_fn, open_release, j, deadline_ns);
   if (r == -ETIMEDOUT || r == -EBUSY)
-    return vs_error_set(err, r, "libvirtd did not answer the connection in "
-                                "time");
+    return vs_error_set(err, r,
+                        "libvirtd did not answer the connection in "
+                        "time");
   if (r < 0)
     return vs_error_set(err, r, "cannot run the connection job");
   if (!c->h) {

@@ -34,8 +34,10 @@ void *vs_conn_handle(const vs_conn_t *c);
 /* Canonical URI and the hypervisor's logical CPU count (0: unknown). */
 const char *vs_conn_uri(const vs_conn_t *c);
 unsigned vs_conn_host_cpus(const vs_conn_t *c);
-/* Whether libvirt reported the connection closed (keepalive, EOF). */
+/* Whether libvirt reported the connection closed (keepalive, EOF), and
+ * why. */
 bool vs_conn_is_closed(const vs_conn_t *c);
+vs_close_reason_t vs_conn_close_reason(const vs_conn_t *c);
 
 /* A reference for a job that uses the connection: the connection lives
  * until the last reference is gone, even after vs_conn_close(). The last

@@ -18,7 +18,7 @@ struct vs_conns {
   /* Busy while an attempt to open a connection is out: while libvirtd does
    * not answer one, no further attempt is piled up behind it. */
   vs_token_t *open_token;
-  bool lost; /* a connection was lost and lane 0 not yet opened again */
+  bool lost;      /* a connection was lost and lane 0 not yet opened again */
   bool replacing; /* lane 0 was retired: its successor is no new connection
                      to report */
   uint64_t reconnects;
@@ -86,19 +86,26 @@ static int open_slot(vs_conns_t *cs, vs_conn_t **slot,
                       vs_token_ref(cs->open_token), deadline, slot, err);
 }
 
-static bool any_closed(const vs_conns_t *cs) {
+/* A connection libvirt reported closed, or NULL. */
+static const vs_conn_t *any_closed(const vs_conns_t *cs) {
   for (unsigned i = 0; i < cs->o.max_lanes; i++)
     if (cs->lanes[i] && vs_conn_is_closed(cs->lanes[i]))
-      return true;
-  return (cs->probe && vs_conn_is_closed(cs->probe)) ||
-         (cs->events && vs_conn_is_closed(cs->events));
+      return cs->lanes[i];
+  if (cs->probe && vs_conn_is_closed(cs->probe))
+    return cs->probe;
+  if (cs->events && vs_conn_is_closed(cs->events))
+    return cs->events;
+  return NULL;
 }
 
 int vs_conns_ensure(vs_conns_t *cs, uint64_t deadline_ns, bool *ret_opened,
-                    bool *ret_lost, vs_error_t *err) {
+                    bool *ret_lost, vs_close_reason_t *ret_reason,
+                    vs_error_t *err) {
   *ret_opened = *ret_lost = false;
   close_retired(cs, false, deadline_ns);
-  if (any_closed(cs)) {
+  const vs_conn_t *closed = any_closed(cs);
+  if (closed) {
+    *ret_reason = vs_conn_close_reason(closed);
     /* libvirtd went away (or stopped answering keepalive): every
      * connection to it is dead. */
     drop_all(cs, deadline_ns);
@@ -108,8 +115,8 @@ int vs_conns_ensure(vs_conns_t *cs, uint64_t deadline_ns, bool *ret_opened,
   if (!cs->lanes[0] && cs->replacing && cs->nretired >= cs->o.max_retired)
     return vs_error_set(err, -EBUSY, "too many calls stuck in libvirt");
   if (!cs->lanes[0]) {
-    vs_conn_events_t ev = {.ud = cs->o.ud, .closed = cs->o.lost};
-    int r = open_slot(cs, &cs->lanes[0], &ev, deadline_ns, err);
+    vs_conn_events_t none = {0};
+    int r = open_slot(cs, &cs->lanes[0], &none, deadline_ns, err);
     if (r < 0)
       return r;
     *ret_opened = !cs->replacing;

@@ -29,9 +29,6 @@ typedef struct {
                           uri borrowed, must outlive the owner */
   unsigned max_lanes;
   unsigned max_retired;
-  /* Called on the event loop thread when lane 0 (the main sampling
-   * connection) is lost; NULL: not wanted. */
-  void (*lost)(void *ud, vs_close_reason_t reason);
   /* Lifecycle events for the events connection; NULL: no events
    * connection. */
   void (*lifecycle)(void *ud, const vs_event_domain_t *d, int event,
@@ -47,12 +44,13 @@ void vs_conns_free(vs_conns_t *cs, uint64_t deadline_ns);
 
 /* Start of a round: close retired connections whose calls returned; when a
  * connection was lost (libvirtd restarted, keepalive), drop them all and
- * set *ret_lost; make sure lane 0 is open (its opening sets *ret_opened),
- * then the probe and events connections (a failure there is retried next
- * round). Returns 0, or a negative errno with err set when lane 0 cannot be
- * opened (not connected). */
+ * set *ret_lost (and *ret_reason); make sure lane 0 is open (its opening
+ * sets *ret_opened), then the probe and events connections (a failure
+ * there is retried next round). Returns 0, or a negative errno with err set
+ * when lane 0 cannot be opened (not connected). */
 int vs_conns_ensure(vs_conns_t *cs, uint64_t deadline_ns, bool *ret_opened,
-                    bool *ret_lost, vs_error_t *err);
+                    bool *ret_lost, vs_close_reason_t *ret_reason,
+                    vs_error_t *err);
 
 /* Open lanes 1..n-1 that are missing, until deadline_ns; a lane that cannot
  * be opened stays empty (fewer lanes this round). Returns how many lanes are

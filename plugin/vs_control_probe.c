@@ -5,9 +5,9 @@
 #include <string.h>
 
 typedef struct {
-  vs_conn_t *conn;   /* reference */
-  vs_token_t *busy;  /* reference */
-  vs_uuid_t *uuids;  /* owned copy */
+  vs_conn_t *conn;  /* reference */
+  vs_token_t *busy; /* reference */
+  vs_uuid_t *uuids; /* owned copy */
   size_t n;
   vs_control_t *out; /* owned */
   unsigned rpcs;
@@ -18,8 +18,8 @@ typedef struct {
 static void probe_fn(void *arg) {
   probe_job_t *j = arg;
   vs_conn_call_begin(j->conn);
-  j->rc = vs_conn_api(j->conn)->control(vs_conn_handle(j->conn), j->uuids,
-                                         j->n, j->out, &j->rpcs, &j->err);
+  j->rc = vs_conn_api(j->conn)->control(vs_conn_handle(j->conn), j->uuids, j->n,
+                                        j->out, &j->rpcs, &j->err);
   vs_conn_call_end(j->conn);
   vs_token_set(j->busy, false);
 }

@@ -51,8 +51,8 @@ struct vs_core {
 typedef struct {
   vs_sample_t *s;
   uint64_t deadline;
-  unsigned answers;  /* calls answered in this read */
-  bool silent;       /* libvirtd did not answer a probe */
+  unsigned answers; /* calls answered in this read */
+  bool silent;      /* libvirtd did not answer a probe */
   uint64_t next_probe;
   char call_error[VS_ERROR_MSG_MAX];
 } round_t;
@@ -70,14 +70,6 @@ static const char *close_reason(vs_close_reason_t reason) {
   default:
     return "closed by the client";
   }
-}
-
-/* Event loop thread: only immutable fields of c are read. */
-static void on_lost(void *ud, vs_close_reason_t reason) {
-  const vs_core_t *c = ud;
-  vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
-               "connection to %s lost (%s)",
-               c->cfg->uri ? c->cfg->uri : "libvirt", close_reason(reason));
 }
 
 /* Event loop thread: only immutable fields of c are read. */
@@ -120,7 +112,6 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
                .keepalive_count = (unsigned)cfg->keepalive_count},
       .max_lanes = lanes,
       .max_retired = (unsigned)cfg->max_abandoned,
-      .lost = on_lost,
       .lifecycle = cfg->state_notifications ? on_lifecycle : NULL,
       .ud = c};
   if (!c->hostname || !c->probe_busy ||
@@ -267,8 +258,7 @@ static vs_call_t *new_call(vs_core_t *c, unsigned mask,
     call->uuids[call->n++] = e->uuid;
     if (call->devices && e->devices_known) {
       vs_error_t ignored;
-      if (vs_domxml_devices_copy(&e->devices, &call->devices[i], &ignored) ==
-          0)
+      if (vs_domxml_devices_copy(&e->devices, &call->devices[i], &ignored) == 0)
         call->devices_known[i] = true;
     }
   }
@@ -300,21 +290,27 @@ static void send_chunks(vs_core_t *c, unsigned mask, vs_domain_entry_t **es,
   }
 }
 
+/* Queue the call for every running domain (tier 0, plus the tiers in mask),
+ * ahead of the chunks: the job-free values and the list of domains come
+ * first. */
+static void send_all(vs_core_t *c, unsigned mask) {
+  vs_call_t *call = new_call(c, mask, NULL, 0);
+  if (!call)
+    return;
+  c->all_out = true;
+  vs_calls_queue(c->calls, call, true);
+}
+
 /* The calls due in this read: the job-free tier (every domain, when its
  * last call answered) and each other tier's share of the domains. */
 static void plan_calls(vs_core_t *c, bool only_new) {
-  if (!only_new && !c->all_out) {
-    vs_call_t *call = new_call(c, 1u << VS_TIER_ALL, NULL, 0);
-    if (call) {
-      c->all_out = true;
-      /* Ahead of the chunks: the job-free values and the list of domains
-       * come first. */
-      vs_calls_queue(c->calls, call, true);
-    }
-  }
   size_t n = c->table.n;
-  if (n == 0)
+  bool all_call = !only_new && !c->all_out;
+  if (n == 0) {
+    if (all_call)
+      send_all(c, 1u << VS_TIER_ALL);
     return;
+  }
   vs_plan_candidate_t *cand = calloc(n, sizeof(*cand));
   size_t *pick = calloc(n, sizeof(*pick));
   unsigned *due = calloc(n, sizeof(*due));
@@ -338,6 +334,26 @@ static void plan_calls(vs_core_t *c, bool only_new) {
     size_t m = vs_plan_pick(&c->plan, t, c->tick, cand, n, n, pick);
     for (size_t i = 0; i < m; i++)
       due[pick[i]] |= 1u << t;
+  }
+  if (all_call) {
+    /* When one call answers everything comfortably, the job-free tier's
+     * call carries the monitor tier's groups too: the cheapest way for a
+     * small host. */
+    size_t running = 0, due1 = 0;
+    for (size_t i = 0; i < n; i++) {
+      running += c->table.entries[i]->listed == c->listing;
+      due1 += (due[i] >> VS_TIER_AUTO) & 1u;
+    }
+    unsigned mask = 1u << VS_TIER_ALL;
+    if (running > 0 && due1 == running && vs_plan_one_call(&c->plan, running)) {
+      mask |= 1u << VS_TIER_AUTO;
+      for (size_t i = 0; i < n; i++)
+        if (due[i] & (1u << VS_TIER_AUTO)) {
+          due[i] &= ~(1u << VS_TIER_AUTO);
+          c->table.entries[i]->out |= 1u << VS_TIER_AUTO;
+        }
+    }
+    send_all(c, mask);
   }
   /* Domains due in the same tiers share calls. */
   for (size_t i = 0; i < n; i++) {
@@ -363,9 +379,9 @@ out:
 static void kick(vs_core_t *c, uint64_t deadline) {
   size_t queued = vs_calls_queued(c->calls);
   unsigned busy = vs_calls_busy(c->calls);
-  unsigned want = busy + (unsigned)(queued < c->plan.max_lanes
-                                        ? queued
-                                        : c->plan.max_lanes);
+  unsigned want =
+      busy +
+      (unsigned)(queued < c->plan.max_lanes ? queued : c->plan.max_lanes);
   if (want > c->plan.max_lanes)
     want = c->plan.max_lanes;
   if (want == 0)
@@ -409,8 +425,8 @@ static void cpu_percent(const vs_core_t *c, vs_domain_entry_t *e,
 /* One domain's record of an answered call into the read. */
 static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
                         vs_record_t *rec) {
-  vs_domain_entry_t *e = call->all ? track(c, rec)
-                                   : vs_domain_table_find(&c->table, &rec->uuid);
+  vs_domain_entry_t *e =
+      call->all ? track(c, rec) : vs_domain_table_find(&c->table, &rec->uuid);
   if (!e || rec->gone)
     return;
   if (call->all)
@@ -419,8 +435,7 @@ static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
     return; /* restarted since it was asked: the listing resets it */
   if (rec->problem) {
     e->problem = true;
-    vs_sample_add_problem(rd->s, e->label->name, rec->problem,
-                          !e->had_problem);
+    vs_sample_add_problem(rd->s, e->label->name, rec->problem, !e->had_problem);
   }
   if (rec->devices_fetched) {
     vs_domxml_devices_clear(&e->devices);
@@ -473,9 +488,58 @@ static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
   res->cpu_percent = tmp.cpu_percent;
 }
 
+/* The domains of a call: its own list, or every running one for a call
+ * that covers them all. Returns an allocated array (NULL on ENOMEM). */
+static vs_uuid_t *call_domains(const vs_core_t *c, const vs_call_t *call,
+                               size_t *n) {
+  size_t cap = call->all ? c->table.n : call->n;
+  vs_uuid_t *u = calloc(cap ? cap : 1, sizeof(*u));
+  *n = 0;
+  if (!u)
+    return NULL;
+  if (!call->all) {
+    memcpy(u, call->uuids, call->n * sizeof(*u));
+    *n = call->n;
+    return u;
+  }
+  for (size_t i = 0; i < c->table.n; i++)
+    if (c->table.entries[i]->listed == c->listing)
+      u[(*n)++] = c->table.entries[i]->uuid;
+  return u;
+}
+
+/* A call answered or was given up: its domains are free for the next call
+ * of its tiers. */
+static void release_domains(vs_core_t *c, const vs_call_t *call) {
+  if (call->all) {
+    c->all_out = false;
+    for (size_t i = 0; i < c->table.n; i++)
+      c->table.entries[i]->out &= ~call->tiers;
+    return;
+  }
+  for (size_t i = 0; i < call->n; i++) {
+    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &call->uuids[i]);
+    if (e)
+      e->out &= ~call->tiers;
+  }
+}
+
+/* The answer to the driver check: bulk, or per-domain sampling. */
+static void decide_mode(vs_core_t *c, const vs_call_t *call) {
+  if (c->mode != VS_MODE_AUTO || !call->enforce)
+    return;
+  bool per_domain = call->rc == -ENOTSUP;
+  if (call->rc < 0 && !per_domain)
+    return; /* no verdict: asked again next read */
+  c->mode = per_domain ? VS_MODE_PER_DOMAIN : VS_MODE_BULK;
+  vs_plan_init(&c->plan, c->cfg->groups, per_domain, c->cfg->group_interval,
+               c->interval_ns, c->plan.max_lanes, c->plan.stuck_ns);
+}
+
 /* An answered call into the read; frees it. */
 static void take_call(vs_core_t *c, round_t *rd, vs_call_t *call) {
   rd->answers++;
+  decide_mode(c, call);
   vs_self_t *self = &rd->s->self;
   self->calls += call->rpcs;
   if (call->no_flags_seen)
@@ -483,15 +547,11 @@ static void take_call(vs_core_t *c, round_t *rd, vs_call_t *call) {
   size_t n = call->all ? call->nrecs : call->n;
   vs_plan_note_call(&c->plan, call->tiers, n,
                     call->answered_ns - call->sent_ns);
-  if (call->all)
-    c->all_out = false;
-  for (size_t i = 0; i < call->n; i++) {
-    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &call->uuids[i]);
-    if (e)
-      e->out &= ~call->tiers;
-  }
+  release_domains(c, call);
   if (call->rc < 0) {
-    self->errors++;
+    /* A refused driver check only says "per-domain sampling". */
+    if (!(call->enforce && call->rc == -ENOTSUP))
+      self->errors++;
     snprintf(rd->call_error, sizeof(rd->call_error), "%s", call->err.msg);
     vs_call_free(call);
     return;
@@ -563,7 +623,8 @@ static void judge_stuck(vs_core_t *c, round_t *rd) {
         if (failed[i]) {
           note_unresponsive(c, es[i], "its QEMU monitor failed");
         } else if (vs_plan_unresponsive(&c->plan, busy[i])) {
-          snprintf(why, sizeof(why), "its QEMU monitor has been busy for %.1f s",
+          snprintf(why, sizeof(why),
+                   "its QEMU monitor has been busy for %.1f s",
                    (double)busy[i] / 1000.0);
           note_unresponsive(c, es[i], why);
         } else if (busy[i] == 0 && !vs_token_busy(es[i]->held)) {
@@ -577,20 +638,21 @@ static void judge_stuck(vs_core_t *c, round_t *rd) {
   free(failed);
 }
 
-/* A call on lane is stuck on its domain at index: give the call up, leave
- * its connection to it, and ask the other domains again at once. */
-static void give_up(vs_core_t *c, const vs_wire_t *w, size_t index,
-                    uint64_t busy_ms) {
+/* A call on lane is stuck on domain uuids[index] of its n domains: give
+ * the call up, leave its connection to it, and ask the others again at
+ * once. */
+static void give_up(vs_core_t *c, const vs_wire_t *w, const vs_uuid_t *uuids,
+                    size_t n, size_t index, uint64_t busy_ms) {
   const vs_call_t *call = w->call;
-  unsigned mask = call->tiers;
-  size_t n = call->n;
+  unsigned mask = call->tiers & ~(1u << VS_TIER_ALL);
+  bool all = call->all;
+  release_domains(c, call);
   vs_domain_entry_t **again = calloc(n ? n : 1, sizeof(*again));
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &call->uuids[i]);
+    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &uuids[i]);
     if (!e)
       continue;
-    e->out &= ~mask;
     if (i == index) {
       e->stuck = true;
       vs_token_unref(e->held);
@@ -609,8 +671,12 @@ static void give_up(vs_core_t *c, const vs_wire_t *w, size_t index,
   vs_calls_abandon(c->calls, w->lane);
   vs_conns_retire(c->conns, w->lane);
   c->abandoned_total++;
-  if (again)
+  if (again && mask)
     send_chunks(c, mask, again, k, true);
+  /* A call for every domain also carried the job-free groups and the
+   * listing: asked again on their own. */
+  if (all)
+    send_all(c, 1u << VS_TIER_ALL);
   free(again);
 }
 
@@ -621,51 +687,56 @@ static uint64_t check_wire(vs_core_t *c, round_t *rd, uint64_t now) {
   vs_wire_t w[MAX_WIRE];
   size_t nw = vs_calls_on_wire(c->calls, w, MAX_WIRE);
   uint64_t next = UINT64_MAX;
-  size_t nlate = 0, ndoms = 0;
-  bool late[MAX_WIRE] = {0};
+  vs_uuid_t *doms[MAX_WIRE] = {0};
+  size_t ndoms[MAX_WIRE] = {0}, total = 0;
   for (size_t i = 0; i < nw; i++) {
-    /* A call for every domain asks job-free groups only: it cannot get
-     * stuck on a monitor, only on libvirtd itself. */
-    if (w[i].call->all)
+    const vs_call_t *call = w[i].call;
+    /* Job-free groups never wait on a monitor: such a call can only be
+     * held up by libvirtd itself, which the probe would not answer. */
+    if (!(call->groups & VS_GROUPS_MONITOR) && c->mode != VS_MODE_PER_DOMAIN)
       continue;
+    if (call->groups == 0)
+      continue; /* a listing */
+    size_t n = call->all ? c->table.n : call->n;
     uint64_t at = vs_plan_check_at(
-        &c->plan, w[i].sent_ns,
-        vs_plan_expected_ns(&c->plan, w[i].call->tiers, w[i].call->n));
+        &c->plan, w[i].sent_ns, vs_plan_expected_ns(&c->plan, call->tiers, n));
     if (at > now || rd->silent || now < rd->next_probe) {
       uint64_t when = at > rd->next_probe ? at : rd->next_probe;
       next = when < next ? when : next;
       continue;
     }
-    late[i] = true;
-    nlate++;
-    ndoms += w[i].call->n;
+    doms[i] = call_domains(c, call, &ndoms[i]);
+    total += ndoms[i];
   }
-  if (nlate == 0)
+  if (total == 0) {
+    for (size_t i = 0; i < nw; i++)
+      free(doms[i]);
     return next;
-  vs_uuid_t *uuids = calloc(ndoms, sizeof(*uuids));
-  uint64_t *busy = calloc(ndoms, sizeof(*busy));
-  bool *failed = calloc(ndoms, sizeof(*failed));
+  }
+  vs_uuid_t *uuids = calloc(total, sizeof(*uuids));
+  uint64_t *busy = calloc(total, sizeof(*busy));
+  bool *failed = calloc(total, sizeof(*failed));
   if (uuids && busy && failed) {
     size_t k = 0;
     for (size_t i = 0; i < nw; i++)
-      for (size_t j = 0; late[i] && j < w[i].call->n; j++)
-        uuids[k++] = w[i].call->uuids[j];
-    if (probe(c, rd, uuids, ndoms, busy, failed) == 0) {
+      for (size_t j = 0; j < ndoms[i]; j++)
+        uuids[k++] = doms[i][j];
+    if (probe(c, rd, uuids, total, busy, failed) == 0) {
       size_t at = 0;
       for (size_t i = 0; i < nw; i++) {
-        if (!late[i])
-          continue;
-        size_t cn = w[i].call->n;
+        size_t cn = ndoms[i];
         for (size_t j = 0; j < cn; j++)
           if (failed[at + j])
             busy[at + j] = UINT64_MAX - 1; /* broken: stuck for sure */
-        long s = vs_plan_stuck_on(&c->plan, busy + at, cn);
+        long s = cn ? vs_plan_stuck_on(&c->plan, busy + at, cn) : -1;
         if (s >= 0)
-          give_up(c, &w[i], (size_t)s, busy[at + (size_t)s]);
+          give_up(c, &w[i], doms[i], cn, (size_t)s, busy[at + (size_t)s]);
         at += cn;
       }
     }
   }
+  for (size_t i = 0; i < nw; i++)
+    free(doms[i]);
   free(uuids);
   free(busy);
   free(failed);
@@ -683,14 +754,7 @@ static void connection_lost(vs_core_t *c) {
   vs_wire_t w[MAX_WIRE];
   size_t nw = vs_calls_on_wire(c->calls, w, MAX_WIRE);
   for (size_t i = 0; i < nw; i++) {
-    for (size_t j = 0; j < w[i].call->n; j++) {
-      vs_domain_entry_t *e =
-          vs_domain_table_find(&c->table, &w[i].call->uuids[j]);
-      if (e)
-        e->out &= ~w[i].call->tiers;
-    }
-    if (w[i].call->all)
-      c->all_out = false;
+    release_domains(c, w[i].call);
     vs_calls_abandon(c->calls, w[i].lane);
   }
   /* The driver behind the URI may differ after a reconnect. */
@@ -698,37 +762,19 @@ static void connection_lost(vs_core_t *c) {
   c->no_block_stats_flags = false;
 }
 
-/* In mode auto, the first call finds out whether the driver answers bulk
- * statistics: every configured group, enforced. Returns 0 (the answer is
- * taken as any other) or a negative errno. */
-static int check_driver(vs_core_t *c, round_t *rd) {
-  vs_plan_init(&c->plan, c->cfg->groups, false, c->cfg->group_interval,
-               c->interval_ns, c->plan.max_lanes, c->plan.stuck_ns);
-  c->mode = VS_MODE_BULK;
-  vs_call_t *call = new_call(c, (1u << VS_TIER_ALL) | (1u << VS_TIER_AUTO),
-                             NULL, 0);
+/* In mode auto, the first call for every domain finds out whether the
+ * driver answers bulk statistics: the job-free groups, enforced (libvirt's
+ * test driver, for one, answers only the state). Its answer decides the
+ * mode (take_call). */
+static void check_driver(vs_core_t *c) {
+  if (c->all_out)
+    return; /* the check (or an earlier call) is still out */
+  vs_call_t *call = new_call(c, 1u << VS_TIER_ALL, NULL, 0);
   if (!call)
-    return -ENOMEM;
-  call->groups = tier_groups(c, call->tiers) | VS_GROUP_STATE;
+    return;
   call->enforce = true;
   c->all_out = true;
   vs_calls_queue(c->calls, call, true);
-  kick(c, rd->deadline);
-  vs_call_t *ans;
-  if (vs_calls_wait(c->calls, rd->deadline, &ans) < 0) {
-    c->mode = VS_MODE_AUTO; /* asked again next read; this one is out */
-    return 0;
-  }
-  if (ans->rc == -ENOTSUP) {
-    c->mode = VS_MODE_PER_DOMAIN;
-    c->all_out = false;
-    vs_call_free(ans);
-    vs_plan_init(&c->plan, c->cfg->groups, true, c->cfg->group_interval,
-                 c->interval_ns, c->plan.max_lanes, c->plan.stuck_ns);
-    return 0;
-  }
-  take_call(c, rd, ans);
-  return 0;
 }
 
 static void start_blockinfo(vs_core_t *c) {
@@ -736,8 +782,8 @@ static void start_blockinfo(vs_core_t *c) {
       !vs_blockinfo_wanted(c->cfg, c->mode))
     return;
   vs_error_t berr = {0};
-  if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink,
-                         c->api, &c->blockinfo, &berr) < 0) {
+  if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink, c->api,
+                         &c->blockinfo, &berr) < 0) {
     c->blockinfo_failed = true;
     vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
                  "block-info thread not started: %s", berr.msg);
@@ -778,9 +824,9 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
     if (e->listed != c->listing)
       continue;
     if (s->status)
-      s->status[s->nstatus++] = (vs_domain_status_t){
-          .label = vs_domain_label_ref(e->label),
-          .unresponsive = e->unresponsive};
+      s->status[s->nstatus++] =
+          (vs_domain_status_t){.label = vs_domain_label_ref(e->label),
+                               .unresponsive = e->unresponsive};
     self->unresponsive += e->unresponsive;
     if (sampled)
       self->sampled++;
@@ -830,11 +876,25 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
     self->blockinfo_timeouts_total = bc.timeouts_total;
     vs_blockinfo_take(c->blockinfo, s);
   }
-  s->mode = c->mode == VS_MODE_PER_DOMAIN ? VS_SAMPLE_PER_DOMAIN
-                                          : VS_SAMPLE_BULK;
+  s->mode =
+      c->mode == VS_MODE_PER_DOMAIN ? VS_SAMPLE_PER_DOMAIN : VS_SAMPLE_BULK;
   /* Nothing answered while calls waited: libvirtd does not answer. */
   s->stalled = rd->answers == 0 && self->in_flight > 0 && rd->silent;
   self->duration_ns = vs_now_ns() - t0;
+}
+
+/* After answers were taken: calls the answers call for. */
+static void replan(vs_core_t *c, vs_stats_mode_t *mode, uint64_t *listing) {
+  if (c->mode != *mode) {
+    /* The driver check answered: sample the way it said. */
+    *mode = c->mode;
+    *listing = c->listing;
+    plan_calls(c, false);
+  } else if (c->listing != *listing && c->mode != VS_MODE_AUTO) {
+    /* A new listing may name domains never sampled: ask them now. */
+    *listing = c->listing;
+    plan_calls(c, true);
+  }
 }
 
 int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
@@ -847,10 +907,15 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
   /* Connecting gets half the budget: a refused connection fails at once, a
    * frozen libvirtd must leave time to report it. */
   bool opened, lost;
+  vs_close_reason_t why = VS_CLOSE_ERROR;
   uint64_t reconnects = vs_conns_reconnects(c->conns);
-  int r = vs_conns_ensure(c->conns, t0 + budget / 2, &opened, &lost, err);
-  if (lost)
+  int r = vs_conns_ensure(c->conns, t0 + budget / 2, &opened, &lost, &why, err);
+  if (lost) {
+    vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "connection",
+                 "connection to %s lost (%s)",
+                 c->cfg->uri ? c->cfg->uri : "libvirt", close_reason(why));
     connection_lost(c);
+  }
   if (r < 0) {
     finish(c, &rd, t0);
     return r;
@@ -860,34 +925,45 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
     vs_sink_note(&c->sink, VS_NOTE_OKAY, NULL, NULL, "gauge", "connection",
                  "connection to %s restored", vs_core_uri(c));
   take_ready(c, &rd);
-  if (c->mode == VS_MODE_AUTO)
-    check_driver(c, &rd);
-  if (c->mode != VS_MODE_AUTO) {
-    start_blockinfo(c);
+  if (c->mode == VS_MODE_AUTO) {
+    check_driver(c);
+  } else {
     judge_stuck(c, &rd);
     plan_calls(c, false);
   }
   uint64_t listing = c->listing;
+  vs_stats_mode_t mode = c->mode;
   for (;;) {
     kick(c, deadline_ns);
     uint64_t now = vs_now_ns();
     if (now >= deadline_ns)
       break;
-    if (vs_calls_queued(c->calls) == 0 && vs_calls_busy(c->calls) == 0)
-      break; /* everything asked has answered */
+    if (vs_calls_queued(c->calls) == 0 && vs_calls_busy(c->calls) == 0) {
+      /* Everything asked has answered; an answer posted just now may
+       * still wait to be taken (and ask for more). */
+      size_t before = rd.answers;
+      take_ready(c, &rd);
+      if (rd.answers == before)
+        break;
+      replan(c, &mode, &listing);
+      continue;
+    }
     uint64_t next = check_wire(c, &rd, now);
+    /* A call just handed to a lane is not on the wire yet: look again
+     * soon rather than at the deadline. */
+    uint64_t soon = now + c->plan.stuck_ns / 8;
+    if (next > soon)
+      next = soon;
     uint64_t until = next < deadline_ns ? next : deadline_ns;
     vs_call_t *call;
     if (vs_calls_wait(c->calls, until, &call) == 0) {
       take_call(c, &rd, call);
       take_ready(c, &rd);
-      /* A new listing may name domains never sampled: ask them now. */
-      if (c->listing != listing && c->mode != VS_MODE_AUTO) {
-        listing = c->listing;
-        plan_calls(c, true);
-      }
+      replan(c, &mode, &listing);
     }
   }
+  if (c->mode != VS_MODE_AUTO)
+    start_blockinfo(c);
   if (rd.call_error[0] && rd.answers == s->self.errors)
     vs_error_set(err, -EIO, "%s", rd.call_error);
   else if (rd.silent)

@@ -5,8 +5,8 @@
 #include <string.h>
 
 void vs_domain_name_field(const vs_format_t *fmt, const char *name,
-                       const char *uuid, const char *hostname,
-                       char out[VS_IDENT_MAX]) {
+                          const char *uuid, const char *hostname,
+                          char out[VS_IDENT_MAX]) {
   if (fmt->n == 0) {
     out[0] = '\0';
     return;
@@ -37,18 +37,16 @@ void vs_domain_name_field(const vs_format_t *fmt, const char *name,
   vs_idfield(out, VS_IDENT_MAX, raw);
 }
 
-void vs_domain_names(const vs_config_t *cfg, const char *name,
-                        const char *uuid, const char *hostname,
-                        char host[VS_IDENT_MAX],
-                        char plugin_instance[VS_IDENT_MAX]) {
+void vs_domain_names(const vs_config_t *cfg, const char *name, const char *uuid,
+                     const char *hostname, char host[VS_IDENT_MAX],
+                     char plugin_instance[VS_IDENT_MAX]) {
   vs_domain_name_field(&cfg->host_format, name, uuid, hostname, host);
   vs_domain_name_field(&cfg->plugin_instance_format, name, uuid, hostname,
-                    plugin_instance);
+                       plugin_instance);
 }
 
-vs_domain_label_t *vs_domain_label_new(const vs_config_t *cfg,
-                                       const char *name, const char *uuid,
-                                       const char *hostname) {
+vs_domain_label_t *vs_domain_label_new(const vs_config_t *cfg, const char *name,
+                                       const char *uuid, const char *hostname) {
   vs_domain_label_t *l = calloc(1, sizeof(*l));
   if (!l || !(l->name = strdup(name))) {
     free(l);

@@ -36,8 +36,8 @@ typedef struct {
   uint64_t prev_cpu_ns;
 
   /* the plan's bookkeeping */
-  uint64_t listed;        /* the listing that last saw it running */
-  unsigned out;           /* tiers with a call queued or sent for it */
+  uint64_t listed; /* the listing that last saw it running */
+  unsigned out;    /* tiers with a call queued or sent for it */
   bool sampled[VS_TIERS_MAX];
   uint64_t last_tick[VS_TIERS_MAX]; /* the read each tier last sampled it */
 

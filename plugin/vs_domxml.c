@@ -1,9 +1,9 @@
 #include "vs_domxml.h"
 
-#include <stdbool.h>
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -210,8 +210,7 @@ static void log_round(instance_t *inst, const vs_sample_t *s) {
       WARNING(PLUGIN_NAME " plugin: domain \"%s\": %s", s->problems[i].domain,
               s->problems[i].message);
   for (size_t i = 0; i < s->ngone; i++)
-    INFO(PLUGIN_NAME " plugin: domain \"%s\" is no longer running",
-         s->gone[i]);
+    INFO(PLUGIN_NAME " plugin: domain \"%s\" is no longer running", s->gone[i]);
 }
 
 static int instance_read(user_data_t *ud) {

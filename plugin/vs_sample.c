@@ -58,8 +58,8 @@ vs_domain_result_t *vs_sample_add_result(vs_sample_t *s,
   return r;
 }
 
-void vs_sample_add_problem(vs_sample_t *s, const char *domain,
-                           const char *msg, bool first) {
+void vs_sample_add_problem(vs_sample_t *s, const char *domain, const char *msg,
+                           bool first) {
   vs_problem_t *p = realloc(s->problems, (s->nproblems + 1) * sizeof(*p));
   if (!p)
     return;

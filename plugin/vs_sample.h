@@ -54,18 +54,18 @@ typedef struct {
 
 /* The plugin's own figures for one read (self-metrics). */
 typedef struct {
-  uint64_t duration_ns;  /* wall time of the read */
-  unsigned domains;      /* running domains known */
-  unsigned calls;        /* libvirt API calls answered (RPCs) */
-  unsigned errors;       /* calls that failed */
-  unsigned unresponsive; /* domains whose QEMU does not answer */
-  unsigned sampled;      /* domains with fresh values in this read */
-  unsigned late;         /* domains with a call still out at the end */
-  unsigned skipped;      /* running domains neither sampled nor late */
-  unsigned in_flight;    /* calls queued or on the wire at the end */
-  unsigned lanes;        /* connections sending statistics calls */
-  unsigned cadence;      /* intervals between two samples of the
-                            monitor-bound groups of one domain */
+  uint64_t duration_ns;      /* wall time of the read */
+  unsigned domains;          /* running domains known */
+  unsigned calls;            /* libvirt API calls answered (RPCs) */
+  unsigned errors;           /* calls that failed */
+  unsigned unresponsive;     /* domains whose QEMU does not answer */
+  unsigned sampled;          /* domains with fresh values in this read */
+  unsigned late;             /* domains with a call still out at the end */
+  unsigned skipped;          /* running domains neither sampled nor late */
+  unsigned in_flight;        /* calls queued or on the wire at the end */
+  unsigned lanes;            /* connections sending statistics calls */
+  unsigned cadence;          /* intervals between two samples of the
+                                monitor-bound groups of one domain */
   uint64_t round_free_ns;    /* the job-free call's wall */
   uint64_t round_monitor_ns; /* a full monitor-tier round (estimate) */
   uint64_t age_p50_ns, age_max_ns; /* values' age when handed over */
@@ -108,8 +108,8 @@ vs_domain_result_t *vs_sample_add_result(vs_sample_t *s,
 
 /* Record a per-domain problem (message already formatted); first: the
  * domain had none in the previous read. */
-void vs_sample_add_problem(vs_sample_t *s, const char *domain,
-                           const char *msg, bool first);
+void vs_sample_add_problem(vs_sample_t *s, const char *domain, const char *msg,
+                           bool first);
 
 /* Record a domain that is no longer running. */
 void vs_sample_add_gone(vs_sample_t *s, const char *name);

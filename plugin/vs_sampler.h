@@ -27,10 +27,10 @@ typedef void (*vs_sampler_fn)(const vs_virt_api_t *api, void *handle,
 struct vs_call {
   /* --- inputs: set before queueing, immutable while queued or sent --- */
   vs_sampler_fn run; /* the sampler that sends it */
-  unsigned tiers;  /* the core's tier bits (the sampler ignores them) */
-  unsigned groups; /* vs_group_t bits; 0: list the running domains */
-  bool all;        /* every running domain; else uuids[n] */
-  bool enforce;    /* fail with -ENOTSUP when a group cannot be answered */
+  unsigned tiers;    /* the core's tier bits (the sampler ignores them) */
+  unsigned groups;   /* vs_group_t bits; 0: list the running domains */
+  bool all;          /* every running domain; else uuids[n] */
+  bool enforce;      /* fail with -ENOTSUP when a group cannot be answered */
   vs_uuid_t *uuids;
   size_t n;
   vs_uuid_t *need_nvcpu; /* sorted; their vCPU count is wanted */

@@ -313,10 +313,10 @@ static void sample_domain(vs_call_t *c, size_t i, virConnectPtr conn,
                 .block_sizes = c->block_sizes,
                 .no_flags = c->no_flags || c->no_flags_seen};
   rec->uuid = c->uuids[i];
-  j.want_nvcpu = c->nneed > 0 &&
-                 bsearch(&c->uuids[i], c->need_nvcpu, c->nneed,
-                         sizeof(vs_uuid_t), (int (*)(const void *,
-                                                     const void *))vs_uuid_cmp);
+  j.want_nvcpu =
+      c->nneed > 0 &&
+      bsearch(&c->uuids[i], c->need_nvcpu, c->nneed, sizeof(vs_uuid_t),
+              (int (*)(const void *, const void *))vs_uuid_cmp);
   if (c->devices_known && c->devices_known[i]) {
     j.devices = c->devices[i]; /* borrowed: not cleared here */
     j.devices_known = true;

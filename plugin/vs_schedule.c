@@ -43,9 +43,9 @@ void vs_plan_init(vs_plan_t *p, unsigned groups, bool per_domain,
       .groups = per_domain ? 0 : VS_GROUP_STATE | (rest & GROUPS_JOB_FREE),
       .all = true,
       .cadence = 1};
-  p->tiers[1] = (vs_tier_t){
-      .groups = per_domain ? rest & ~VS_GROUP_STATE : rest & VS_GROUPS_MONITOR,
-      .cadence = 1};
+  p->tiers[1] = (vs_tier_t){.groups = per_domain ? rest & ~VS_GROUP_STATE
+                                                 : rest & VS_GROUPS_MONITOR,
+                            .cadence = 1};
   p->ntiers = 2;
   for (unsigned g = 0; g < VS_NGROUPS; g++) {
     if (!(fixed & (1u << g)))
@@ -62,7 +62,22 @@ size_t vs_plan_chunk(const vs_plan_t *p, size_t ndue, unsigned nlanes) {
   if (nlanes == 0)
     nlanes = 1;
   size_t c = (ndue + nlanes - 1) / nlanes;
+  double dom = p->tiers[VS_TIER_AUTO].dom_ns;
+  if (dom > 0) {
+    size_t worth = (size_t)ceil((double)VS_PLAN_CALL_MIN_NS / dom);
+    if (c < worth)
+      c = worth;
+  }
   return c > VS_PLAN_CHUNK_MAX ? VS_PLAN_CHUNK_MAX : c;
+}
+
+bool vs_plan_one_call(const vs_plan_t *p, size_t n) {
+  const vs_tier_t *t = &p->tiers[VS_TIER_AUTO];
+  if (p->per_domain || t->groups == 0 || t->cadence != 1)
+    return false;
+  if (t->dom_ns <= 0)
+    return n <= VS_PLAN_CHUNK_MAX;
+  return t->dom_ns * (double)n <= 0.25 * (double)p->interval_ns;
 }
 
 size_t vs_plan_quota(const vs_plan_t *p, unsigned t, size_t ndomains) {
@@ -95,8 +110,8 @@ size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
   size_t due = 0;
   for (size_t i = 0; i < n; i++)
     if (c[i].eligible && (!c[i].sampled || tick >= c[i].last_tick + k))
-      o[due++] = (order_t){.idx = i, .sampled = c[i].sampled,
-                           .last = c[i].last_tick};
+      o[due++] =
+          (order_t){.idx = i, .sampled = c[i].sampled, .last = c[i].last_tick};
   qsort(o, due, sizeof(*o), overdue_cmp);
   /* A fixed cadence samples every due domain; the automatic one spreads a
    * round over its cadence: a share of the domains each interval. */
@@ -117,13 +132,9 @@ static void ewma(double *avg, double x) {
 
 void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n,
                        uint64_t wall_ns) {
-  if (mask & (1u << VS_TIER_ALL)) {
+  if (mask & (1u << VS_TIER_ALL))
     p->tiers[0].call_ns = wall_ns;
-    if (n > 0)
-      ewma(&p->tiers[0].dom_ns, (double)wall_ns / (double)n);
-    return;
-  }
-  if (n == 0)
+  if (n == 0 || mask == (1u << VS_TIER_ALL))
     return;
   /* A call of several tiers costs like the monitor tier's: it is measured
    * there when it includes it. */
@@ -135,7 +146,7 @@ void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n,
 }
 
 uint64_t vs_plan_expected_ns(const vs_plan_t *p, unsigned mask, size_t n) {
-  if (mask & (1u << VS_TIER_ALL))
+  if (mask == (1u << VS_TIER_ALL))
     return p->tiers[0].call_ns;
   for (unsigned t = 1; t < p->ntiers; t++)
     if (mask & (1u << t))
@@ -161,13 +172,18 @@ bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes) {
   unsigned need = (unsigned)ceil((double)p->round_ns / room);
   if (need < 1)
     need = 1;
-  /* Up at once; down only when the smaller cadence fits with a margin, so
-   * a round near a boundary does not flap. */
-  if (need > t->cadence)
+  /* Up at once; down only when the lower cadence has fitted with a margin
+   * for a while, so a round near a boundary does not flap. */
+  if (need >= t->cadence) {
     t->cadence = need;
-  else if (t->cadence > 1 &&
-           (double)p->round_ns < 0.75 * room * (t->cadence - 1))
+    p->fits_lower = 0;
+  } else if ((double)p->round_ns < 0.6 * room * (t->cadence - 1) &&
+             ++p->fits_lower >= VS_PLAN_DOWN_AFTER) {
     t->cadence = need;
+    p->fits_lower = 0;
+  } else if ((double)p->round_ns >= 0.6 * room * (t->cadence - 1)) {
+    p->fits_lower = 0;
+  }
   bool outgrown = t->cadence > 1;
   bool changed = outgrown != p->outgrown;
   p->outgrown = outgrown;
@@ -187,8 +203,7 @@ long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n) {
     if (busy_ms[i] != UINT64_MAX &&
         (best < 0 || busy_ms[i] > busy_ms[(size_t)best]))
       best = (long)i;
-  if (best >= 0 &&
-      busy_ms[(size_t)best] * VS_NS_PER_MS >= p->stuck_ns / 2)
+  if (best >= 0 && busy_ms[(size_t)best] * VS_NS_PER_MS >= p->stuck_ns / 2)
     return best;
   return -1;
 }

@@ -39,12 +39,14 @@
 /* At most this many domains in one call: a call stuck on a frozen QEMU
  * holds up the domains after it in its chunk until it is found stuck. */
 #define VS_PLAN_CHUNK_MAX 16
+/* A call should carry at least this much work (ns). */
+#define VS_PLAN_CALL_MIN_NS (50 * 1000 * 1000ULL)
 
 typedef struct {
-  unsigned groups; /* vs_group_t bits asked in this tier's calls; 0 in tier
-                      0 means a listing */
-  bool all;        /* one call for every running domain */
-  bool fixed;      /* cadence set by GroupInterval */
+  unsigned groups;  /* vs_group_t bits asked in this tier's calls; 0 in tier
+                       0 means a listing */
+  bool all;         /* one call for every running domain */
+  bool fixed;       /* cadence set by GroupInterval */
   unsigned cadence; /* intervals between two samples of one domain */
   double dom_ns;    /* measured wall per domain in a call (moving average),
                        0 until measured */
@@ -61,8 +63,13 @@ typedef struct {
   /* the auto tier's full round (every domain once) as last estimated */
   uint64_t round_ns;
   unsigned round_domains, round_lanes;
-  bool outgrown; /* a full round does not fit an interval */
+  bool outgrown;       /* a full round does not fit an interval */
+  unsigned fits_lower; /* adapts in a row that a lower cadence would fit */
 } vs_plan_t;
+
+/* A lower cadence is taken only after this many reads in a row found it
+ * fitting with a margin: a round near a boundary does not flap. */
+#define VS_PLAN_DOWN_AFTER 10
 
 /* Monitor-bound groups (take a job, query the monitor). */
 #define VS_GROUPS_MONITOR                                                      \
@@ -82,8 +89,15 @@ void vs_plan_init(vs_plan_t *p, unsigned groups, bool per_domain,
                   const double fixed_s[VS_NGROUPS], uint64_t interval_ns,
                   unsigned max_lanes, uint64_t stuck_ns);
 
-/* Domains per call for ndue domains due with nlanes lanes. */
+/* Domains per call for ndue domains due with nlanes lanes: spread over the
+ * lanes, at most VS_PLAN_CHUNK_MAX, and not so few that a call is mostly
+ * overhead (a call is worth VS_PLAN_CALL_MIN_NS of work). */
 size_t vs_plan_chunk(const vs_plan_t *p, size_t ndue, unsigned nlanes);
+
+/* Whether one call for every domain, with the job-free and the monitor
+ * tier's groups, answers n domains comfortably within an interval (a
+ * quarter of it): then one call does it all, the cheapest way. */
+bool vs_plan_one_call(const vs_plan_t *p, size_t n);
 
 /* How many domains tier t samples this interval out of ndomains running
  * (ceil(ndomains / cadence)). */
@@ -106,8 +120,7 @@ size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
 
 /* A call of the tiers in mask over n domains answered after wall_ns:
  * update the measured cost. */
-void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n,
-                       uint64_t wall_ns);
+void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n, uint64_t wall_ns);
 
 /* The expected wall of a call of the tiers in mask over n domains (0: not
  * measured yet). */

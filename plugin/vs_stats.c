@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 const char *const vs_cpu_field_names[VS_CPU__MAX] = {
     [VS_CPU_TIME] = "time",
     [VS_CPU_USER] = "user",

@@ -109,7 +109,8 @@ static int parse_one(const virTypedParameter *p, vs_domain_stats_t *st) {
         return -EINVAL;
       if (vs_name_index(vs_vcpu_field_names, VS_VCPU__MAX, rest) < 0)
         return 0; /* hypervisor-specific extras (vcpu.0.exits.sum, ...) */
-      if (vs_array_grow((void **)&st->vcpu, &st->nvcpu, idx, sizeof(*st->vcpu)) < 0)
+      if (vs_array_grow((void **)&st->vcpu, &st->nvcpu, idx,
+                        sizeof(*st->vcpu)) < 0)
         return -ENOMEM;
       set_field(&st->vcpu[idx], vs_vcpu_field_names, VS_VCPU__MAX, rest, p);
     }
@@ -163,4 +164,3 @@ int vs_domain_stats_parse(const virTypedParameter *params, int nparams,
   compact_devices(st->block, &st->nblock);
   return 0;
 }
-

@@ -19,4 +19,3 @@ unsigned vs_groups_to_virt(unsigned groups);
  * with err set; st is cleared on failure. Thread-safe. */
 int vs_domain_stats_parse(const virTypedParameter *params, int nparams,
                           vs_domain_stats_t *st, vs_error_t *err);
-

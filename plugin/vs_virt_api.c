@@ -100,8 +100,8 @@ static virDomainPtr handle_find(const conn_t *c, const vs_uuid_t *u) {
 static int refresh_handles(conn_t *c, unsigned *rpcs, vs_error_t *err) {
   virDomainPtr *doms = NULL;
   (*rpcs)++;
-  int n = virConnectListAllDomains(c->conn, &doms,
-                                   VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  int n =
+      virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   if (n < 0)
     return vs_error_set_virt(err, -EIO, "cannot list domains");
   int r = handles_set(c, doms, (size_t)n);
@@ -133,12 +133,11 @@ static int lookup(conn_t *c, const vs_uuid_t *uuids, size_t n,
 
 static void on_close(virConnectPtr conn, int reason, void *opaque) {
   const conn_t *c = opaque;
-  vs_close_reason_t r = reason == VIR_CONNECT_CLOSE_REASON_EOF ? VS_CLOSE_EOF
-                        : reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE
-                            ? VS_CLOSE_KEEPALIVE
-                        : reason == VIR_CONNECT_CLOSE_REASON_CLIENT
-                            ? VS_CLOSE_CLIENT
-                            : VS_CLOSE_ERROR;
+  vs_close_reason_t r =
+      reason == VIR_CONNECT_CLOSE_REASON_EOF         ? VS_CLOSE_EOF
+      : reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? VS_CLOSE_KEEPALIVE
+      : reason == VIR_CONNECT_CLOSE_REASON_CLIENT    ? VS_CLOSE_CLIENT
+                                                     : VS_CLOSE_ERROR;
   c->ev.closed(c->ev.ud, r);
 }
 
@@ -202,8 +201,7 @@ static int api_open(const vs_conn_opts_t *o, const vs_conn_events_t *ev,
   }
   /* Keepalive is refused by drivers without it (test:///): not an error. */
   if (o->keepalive_interval > 0)
-    virConnectSetKeepAlive(c->conn, o->keepalive_interval,
-                           o->keepalive_count);
+    virConnectSetKeepAlive(c->conn, o->keepalive_interval, o->keepalive_count);
   if (ev->closed &&
       virConnectRegisterCloseCallback(c->conn, on_close, c, NULL) == 0)
     c->close_cb = true;
@@ -292,8 +290,8 @@ static int take_records(virDomainStatsRecordPtr *recs, int n,
 }
 
 /* The running domains, names only (no statistics). */
-static int list_only(conn_t *c, vs_record_t **ret, size_t *nret,
-                     unsigned *rpcs, vs_error_t *err) {
+static int list_only(conn_t *c, vs_record_t **ret, size_t *nret, unsigned *rpcs,
+                     vs_error_t *err) {
   int r = refresh_handles(c, rpcs, err);
   if (r < 0)
     return r;
@@ -356,8 +354,8 @@ static int api_stats(void *h, const vs_stats_req_t *req, vs_record_t **ret,
   }
   if (n < 0) {
     virErrorPtr e = virGetLastError();
-    int code = e && req->enforce && code_is_unsupported(e->code) ? -ENOTSUP
-                                                                  : -EIO;
+    int code =
+        e && req->enforce && code_is_unsupported(e->code) ? -ENOTSUP : -EIO;
     return vs_error_set_virt(err, code, "statistics call failed");
   }
   int r = take_records(recs, n, req, ret, nret, rpcs, err);

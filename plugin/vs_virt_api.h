@@ -54,8 +54,8 @@ typedef struct {
   void (*lifecycle)(void *ud, const vs_event_domain_t *d, int event,
                     int detail);
   /* a threshold set with virDomainSetBlockThreshold was crossed */
-  void (*block_threshold)(void *ud, const vs_event_domain_t *d,
-                          const char *dev, unsigned long long threshold,
+  void (*block_threshold)(void *ud, const vs_event_domain_t *d, const char *dev,
+                          unsigned long long threshold,
                           unsigned long long excess);
 } vs_conn_events_t;
 
@@ -87,8 +87,8 @@ void vs_records_free(vs_record_t *recs, size_t n);
 /* The monitor state of one domain, from virDomainGetControlInfo. */
 typedef struct {
   vs_uuid_t uuid;
-  bool known;          /* libvirt answered for it (false: not running) */
-  bool failed;         /* VIR_DOMAIN_CONTROL_ERROR: the monitor is broken */
+  bool known;           /* libvirt answered for it (false: not running) */
+  bool failed;          /* VIR_DOMAIN_CONTROL_ERROR: the monitor is broken */
   uint64_t occupied_ms; /* how long the monitor has been busy (0: free) */
 } vs_control_t;
 
@@ -105,8 +105,8 @@ typedef struct {
 typedef struct vs_virt_api {
   /* Open a connection and register the callbacks of ev (copied). Returns 0
    * and *ret, or a negative errno with err set. Blocks. */
-  int (*open)(const vs_conn_opts_t *o, const vs_conn_events_t *ev,
-              void **ret, vs_error_t *err);
+  int (*open)(const vs_conn_opts_t *o, const vs_conn_events_t *ev, void **ret,
+              vs_error_t *err);
   /* Deregister the callbacks and close. Blocks. */
   void (*close)(void *h);
   /* The canonical URI (malloc'd, NULL when unknown) and the host's logical

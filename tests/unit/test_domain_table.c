@@ -26,8 +26,7 @@ static uint64_t rng_next(uint64_t *s) {
 
 /* Random UUIDs, distinct by construction (index in bytes 7 and 11, which
  * random bytes around it keep from dominating the order). */
-static void make_uuids(vs_uuid_t *uuids, size_t n,
-                       uint64_t seed) {
+static void make_uuids(vs_uuid_t *uuids, size_t n, uint64_t seed) {
   for (size_t i = 0; i < n; i++) {
     for (size_t b = 0; b < VS_UUID_LEN; b++)
       uuids[i].b[b] = (unsigned char)(rng_next(&seed) >> 56);
@@ -93,8 +92,7 @@ static void test_insert_find_sorted(void **state) {
 
 /* The smallest and largest UUIDs go to the ends. */
 static void test_insert_at_ends(void **state) {
-  static const vs_uuid_t mid = {{0x80}}, low = {{0x00, 0x01}},
-                         high = {{0xff}};
+  static const vs_uuid_t mid = {{0x80}}, low = {{0x00, 0x01}}, high = {{0xff}};
   vs_domain_table_t t = {0};
   bool is_new;
   assert_non_null(vs_domain_table_get(&t, &mid, &is_new));

@@ -282,7 +282,8 @@ static void test_every_buffer_size(void **state) {
     }
 }
 
-/* --- vs_domain_name_field --------------------------------------------------- */
+/* --- vs_domain_name_field ---------------------------------------------------
+ */
 
 #define UUID "8c3a7f0e-1b2d-4e5f-9a6b-7c8d9e0f1a2b"
 
@@ -315,7 +316,7 @@ static void test_identity_field(void **state) {
     char out[VS_IDENT_MAX];
     memset(out, CANARY, sizeof(out));
     vs_domain_name_field(&identity_cases[i].fmt, identity_cases[i].name, UUID,
-                      identity_cases[i].hostname, out);
+                         identity_cases[i].hostname, out);
     if (strcmp(out, identity_cases[i].want) != 0)
       fail_msg("case %zu: \"%s\", expected \"%s\"", i, out,
                identity_cases[i].want);
@@ -331,7 +332,7 @@ static void test_identity_long_name(void **state) {
   repeat(name, sizeof(name), "n", 200);
   vs_domain_name_field(&fmt, name, UUID, "hv", a);
   vs_domain_name_field(&fmt, name, "00000000-0000-0000-0000-000000000000", "hv",
-                    b);
+                       b);
   assert_int_equal(strlen(a), VS_IDENT_MAX - 1);
   assert_true(is_hash_suffix(a + VS_IDENT_MAX - 1 - HASH_LEN));
   assert_string_not_equal(a, b);
