@@ -103,27 +103,35 @@ static int overdue_cmp(const void *a, const void *b) {
 size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
                     const vs_plan_candidate_t *c, size_t n, size_t ndomains,
                     size_t *out) {
-  unsigned k = p->tiers[t].cadence ? p->tiers[t].cadence : 1;
+  const vs_tier_t *tier = &p->tiers[t];
+  unsigned k = tier->cadence ? tier->cadence : 1;
   order_t *o = malloc((n ? n : 1) * sizeof(*o));
   if (!o)
     return 0;
-  size_t due = 0;
-  for (size_t i = 0; i < n; i++)
-    if (c[i].eligible && (!c[i].sampled || tick >= c[i].last_tick + k))
-      o[due++] =
-          (order_t){.idx = i, .sampled = c[i].sampled, .last = c[i].last_tick};
-  qsort(o, due, sizeof(*o), overdue_cmp);
-  /* A fixed cadence samples every due domain; the automatic one spreads a
-   * round over its cadence: a share of the domains each interval. */
-  size_t quota = p->tiers[t].fixed ? due : vs_plan_quota(p, t, ndomains);
-  /* Never sampled before: not held back by the quota (a domain that just
-   * started gets its first values at once). */
   size_t m = 0;
-  for (size_t i = 0; i < due; i++)
-    if (m < quota || !o[i].sampled)
-      out[m++] = o[i].idx;
+  for (size_t i = 0; i < n; i++) {
+    if (!c[i].eligible)
+      continue;
+    /* A fixed cadence samples a domain when its interval has passed. */
+    if (tier->fixed && c[i].sampled && tick < c[i].last_tick + k)
+      continue;
+    o[m++] =
+        (order_t){.idx = i, .sampled = c[i].sampled, .last = c[i].last_tick};
+  }
+  qsort(o, m, sizeof(*o), overdue_cmp);
+  /* The automatic cadence takes the quota's share of the domains each
+   * read, the longest unsampled first: a round robin that samples every
+   * domain every `cadence` reads in the steady state and spreads a burst
+   * (domains that all started, or all became due, at once) over the next
+   * reads. A domain never sampled is not held back by the quota: it gets
+   * its first values at once. */
+  size_t quota = tier->fixed ? m : vs_plan_quota(p, t, ndomains);
+  size_t taken = 0;
+  for (size_t i = 0; i < m; i++)
+    if (taken < quota || !o[i].sampled)
+      out[taken++] = o[i].idx;
   free(o);
-  return m;
+  return taken;
 }
 
 static void ewma(double *avg, double x) {

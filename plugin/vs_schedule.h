@@ -110,10 +110,12 @@ typedef struct {
   uint64_t last_tick; /* the read it was last sampled in */
 } vs_plan_candidate_t;
 
-/* Choose who tier t samples in read `tick`: eligible domains whose last
- * sample is at least the tier's cadence old (or who never had one), most
- * overdue first, at most the tier's quota of ndomains. Writes their indices
- * into out (room for n) and returns how many. */
+/* Choose who tier t samples in read `tick`, out of n candidates: the
+ * automatic cadence takes the quota's share of ndomains, longest unsampled
+ * first (a round robin: every domain every `cadence` reads); a fixed one
+ * every eligible domain whose interval has passed. Domains never sampled
+ * are always taken. Writes their indices into out (room for n) and returns
+ * how many. */
 size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
                     const vs_plan_candidate_t *c, size_t n, size_t ndomains,
                     size_t *out);

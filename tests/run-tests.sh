@@ -42,19 +42,22 @@ step "ctest: unit and integration"
 step "unit tests under ASan + UBSan"
 cmake -S . -B "${work}/asan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_ASAN=ON >/dev/null
 cmake --build "${work}/asan" -j "$(nproc)"
+# test_core runs real reads on short intervals: stretch them for the slower
+# instrumented builds (VS_TEST_TIME_SCALE).
 (cd "${work}/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
-  ctest -L unit --output-on-failure)
+  VS_TEST_TIME_SCALE=2 ctest -L unit --output-on-failure)
 
 step "unit tests under ThreadSanitizer"
 cmake -S . -B "${work}/tsan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_TSAN=ON >/dev/null
 cmake --build "${work}/tsan" -j "$(nproc)"
-(cd "${work}/tsan" && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure)
+(cd "${work}/tsan" && TSAN_OPTIONS="halt_on_error=1 suppressions=${top}/tests/tsan.supp" \
+  VS_TEST_TIME_SCALE=3 ctest -L unit --output-on-failure)
 
 step "unit tests under valgrind"
 for t in "${build}"/tests/test_*; do
   # cmocka's exit code is its number of failures; keep valgrind's distinct.
-  valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-    "${t}" >/dev/null
+  VS_TEST_TIME_SCALE=5 valgrind --quiet --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite "${t}" >/dev/null
   echo "valgrind clean: $(basename "${t}")"
 done
 
