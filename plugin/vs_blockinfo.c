@@ -17,6 +17,7 @@
 #include "vs_domain_names.h"
 #include "vs_domxml.h"
 #include "vs_executor.h"
+#include "vs_schedule.h"
 #include "vs_token.h"
 
 /* A domain as the block-info thread knows it (its own table: the thread owns
@@ -34,6 +35,8 @@ typedef struct {
   bool problem_noted;      /* a failing call was notified */
   bool seen;
   uint64_t asked; /* the cycle it was last asked in */
+  bool sampled;   /* answered at least once */
+  uint64_t last;  /* the cycle it last answered in */
 } bi_domain_t;
 
 struct vs_blockinfo {
@@ -58,6 +61,11 @@ struct vs_blockinfo {
   bool stop;
   atomic_uint_fast64_t timeouts;
   uint64_t cycle_no; /* the thread's own */
+  /* The same budget logic as the sampler's monitor tier (vs_schedule.h):
+   * when a round over every domain outgrows the period, each cycle asks a
+   * share of the domains, longest unasked first. Thread's own. */
+  vs_plan_t plan;
+  char plan_note[320]; /* guarded by mail_lock: for the next read's log */
 };
 
 bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
@@ -262,6 +270,12 @@ void vs_blockinfo_take(vs_blockinfo_t *b, vs_sample_t *s) {
   size_t n = b->nmail;
   b->mail = NULL;
   b->nmail = 0;
+  if (b->plan_note[0]) {
+    size_t len = strlen(s->plan);
+    snprintf(s->plan + len, sizeof(s->plan) - len, "%s%s", len ? "; " : "",
+             b->plan_note);
+    b->plan_note[0] = '\0';
+  }
   vs_unlock(&b->mail_lock);
   for (size_t i = 0; i < n; i++) {
     vs_domain_result_t *r = vs_sample_add_result(s, mail[i].label, &mail[i].st);
@@ -315,6 +329,11 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   vs_token_set(d->outstanding, true);
   uint64_t t0 = vs_now_ns();
   int r = vs_executor_run(b->ex, bi_fn, bi_release, j, t0 + b->timeout_ns);
+  if (r == 0) {
+    vs_plan_note_call(&b->plan, 1u << VS_TIER_AUTO, 1, vs_now_ns() - t0);
+    d->sampled = true;
+    d->last = b->cycle_no;
+  }
   if (r < 0) {
     atomic_fetch_add(&b->timeouts, 1);
     if (!d->timeout_noted) {
@@ -422,13 +441,31 @@ static int pass(vs_blockinfo_t *b) {
   if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
     return -1;
   bool stuck = false;
-  for (int i = 0; i < l->n; i++) {
-    bi_domain_t *d = track(b, l->doms[i]); /* seen, asked or not */
-    if (!d || stuck || d->asked == b->cycle_no)
-      continue;
-    d->asked = b->cycle_no;
-    stuck = cycle_domain(b, d, l->doms[i]);
+  bi_domain_t **ds = calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*ds));
+  vs_plan_candidate_t *cand =
+      calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*cand));
+  size_t *pick = calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*pick));
+  size_t m = 0;
+  if (ds && cand && pick) {
+    for (int i = 0; i < l->n; i++) {
+      ds[i] = track(b, l->doms[i]); /* seen, asked or not */
+      cand[i] = (vs_plan_candidate_t){
+          .eligible = ds[i] && ds[i]->asked != b->cycle_no &&
+                      !vs_token_busy(ds[i]->outstanding),
+          .sampled = ds[i] && ds[i]->sampled,
+          .last_tick = ds[i] ? ds[i]->last : 0};
+    }
+    m = vs_plan_pick(&b->plan, VS_TIER_AUTO, b->cycle_no, cand, (size_t)l->n,
+                     (size_t)l->n, pick);
   }
+  for (size_t k = 0; k < m && !stuck; k++) {
+    bi_domain_t *d = ds[pick[k]];
+    d->asked = b->cycle_no;
+    stuck = cycle_domain(b, d, l->doms[pick[k]]);
+  }
+  free(ds);
+  free(cand);
+  free(pick);
   list_release(l);
   if (stuck) {
     /* Closing only drops our reference: the stuck call's domain keeps the
@@ -447,6 +484,15 @@ static void cycle(vs_blockinfo_t *b) {
   if (r > 0)
     pass(b); /* a second QEMU stuck in the same cycle waits for the next */
   sweep(b);
+  /* One connection, one call at a time: a round over n domains takes n
+   * calls' wall. */
+  if (vs_plan_adapt(&b->plan, b->ndoms, 1)) {
+    const vs_plan_t *p = &b->plan;
+    vs_lock(&b->mail_lock);
+    vs_plan_describe(p, "block info", "each domain's disk sizes", b->plan_note,
+                     sizeof(b->plan_note));
+    vs_unlock(&b->mail_lock);
+  }
 }
 
 static void *thread_main(void *arg) {
@@ -486,6 +532,8 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
   b->timeout_ns = (uint64_t)(cfg->blockinfo_timeout * VS_NS_PER_SEC);
   if (b->timeout_ns >= b->period_ns)
     b->timeout_ns = b->period_ns / 2;
+  vs_plan_init(&b->plan, VS_GROUP_BLOCK, true, NULL, b->period_ns, 1,
+               b->timeout_ns);
   vs_mutex_init(&b->lock);
   vs_mutex_init(&b->mail_lock);
   vs_cond_init(&b->wake);

@@ -143,11 +143,15 @@ unsigned vs_conns_want_lanes(vs_conns_t *cs, unsigned n, uint64_t deadline_ns) {
   unsigned open = 0;
   for (unsigned i = 0; i < n; i++) {
     /* Each retired connection holds a worker in a stuck call: no
-     * replacement while as many are out as may be abandoned. */
-    if (!cs->lanes[i] && i > 0 && cs->nretired < cs->o.max_retired) {
+     * replacement while as many are out as may be abandoned. Lane 0 is
+     * opened by vs_conns_ensure(), here only when it was retired. */
+    if (!cs->lanes[i] && (i > 0 || cs->replacing) &&
+        cs->nretired < cs->o.max_retired) {
       vs_error_t ignored = {0};
       vs_conn_events_t none = {0};
-      open_slot(cs, &cs->lanes[i], &none, deadline_ns, &ignored);
+      if (open_slot(cs, &cs->lanes[i], &none, deadline_ns, &ignored) == 0 &&
+          i == 0)
+        cs->replacing = false;
     }
     if (cs->lanes[i])
       open++;

@@ -777,19 +777,6 @@ static void check_driver(vs_core_t *c) {
   vs_calls_queue(c->calls, call, true);
 }
 
-static void start_blockinfo(vs_core_t *c) {
-  if (c->blockinfo || c->blockinfo_failed ||
-      !vs_blockinfo_wanted(c->cfg, c->mode))
-    return;
-  vs_error_t berr = {0};
-  if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink, c->api,
-                         &c->blockinfo, &berr) < 0) {
-    c->blockinfo_failed = true;
-    vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
-                 "block-info thread not started: %s", berr.msg);
-  }
-}
-
 static int age_cmp(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -844,21 +831,9 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
   self->lanes = lanes;
   if (vs_plan_adapt(&c->plan, n, c->plan.max_lanes)) {
     const vs_plan_t *p = &c->plan;
-    if (p->outgrown)
-      snprintf(s->plan, sizeof(s->plan),
-               "a full round over %u domains takes %.2f s with %u "
-               "connections, more than the %.3g s interval allows: job-free "
-               "groups every interval, monitor-bound groups every %u "
-               "intervals",
-               p->round_domains, (double)p->round_ns / VS_NS_PER_SEC,
-               p->round_lanes, (double)p->interval_ns / VS_NS_PER_SEC,
-               p->tiers[VS_TIER_AUTO].cadence);
-    else
-      snprintf(s->plan, sizeof(s->plan),
-               "a full round over %u domains fits the %.3g s interval again "
-               "(%.2f s with %u connections): every group every interval",
-               p->round_domains, (double)p->interval_ns / VS_NS_PER_SEC,
-               (double)p->round_ns / VS_NS_PER_SEC, p->round_lanes);
+    vs_plan_describe(p, "a full round",
+                     "job-free groups every interval, monitor-bound groups",
+                     s->plan, sizeof(s->plan));
   }
   self->cadence = c->plan.tiers[VS_TIER_AUTO].cadence;
   self->round_free_ns = c->plan.tiers[VS_TIER_ALL].call_ns;
@@ -878,9 +853,30 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
   }
   s->mode =
       c->mode == VS_MODE_PER_DOMAIN ? VS_SAMPLE_PER_DOMAIN : VS_SAMPLE_BULK;
-  /* Nothing answered while calls waited: libvirtd does not answer. */
-  s->stalled = rd->answers == 0 && self->in_flight > 0 && rd->silent;
+  /* Nothing answered during the whole read while a call waited since
+   * before it: libvirtd does not answer. */
+  vs_wire_t w[MAX_WIRE];
+  size_t nw = vs_calls_on_wire(c->calls, w, MAX_WIRE);
+  bool waited = rd->silent;
+  for (size_t i = 0; i < nw; i++)
+    waited = waited || w[i].sent_ns < t0;
+  s->stalled = rd->answers == 0 && self->in_flight > 0 && waited;
+  if (rd->answers > 0 && rd->answers == self->errors)
+    snprintf(s->failure, sizeof(s->failure), "%s", rd->call_error);
   self->duration_ns = vs_now_ns() - t0;
+}
+
+static void start_blockinfo(vs_core_t *c) {
+  if (c->blockinfo || c->blockinfo_failed ||
+      !vs_blockinfo_wanted(c->cfg, c->mode))
+    return;
+  vs_error_t berr = {0};
+  if (vs_blockinfo_start(c->cfg, c->hostname, c->interval_ns, &c->sink, c->api,
+                         &c->blockinfo, &berr) < 0) {
+    c->blockinfo_failed = true;
+    vs_sink_note(&c->sink, VS_NOTE_FAILURE, NULL, NULL, "gauge", "blockinfo",
+                 "block-info thread not started: %s", berr.msg);
+  }
 }
 
 /* After answers were taken: calls the answers call for. */
@@ -889,6 +885,7 @@ static void replan(vs_core_t *c, vs_stats_mode_t *mode, uint64_t *listing) {
     /* The driver check answered: sample the way it said. */
     *mode = c->mode;
     *listing = c->listing;
+    start_blockinfo(c);
     plan_calls(c, false);
   } else if (c->listing != *listing && c->mode != VS_MODE_AUTO) {
     /* A new listing may name domains never sampled: ask them now. */
@@ -928,6 +925,7 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
   if (c->mode == VS_MODE_AUTO) {
     check_driver(c);
   } else {
+    start_blockinfo(c);
     judge_stuck(c, &rd);
     plan_calls(c, false);
   }
@@ -962,12 +960,9 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
       replan(c, &mode, &listing);
     }
   }
-  if (c->mode != VS_MODE_AUTO)
-    start_blockinfo(c);
-  if (rd.call_error[0] && rd.answers == s->self.errors)
-    vs_error_set(err, -EIO, "%s", rd.call_error);
-  else if (rd.silent)
-    vs_error_set(err, -ETIMEDOUT, "libvirtd did not answer in time");
   finish(c, &rd, t0);
+  if (s->stalled)
+    vs_error_set(err, -ETIMEDOUT, "no call answered within %.2f s (%u waiting)",
+                 (double)budget / VS_NS_PER_SEC, s->self.in_flight);
   return 0;
 }

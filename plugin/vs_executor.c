@@ -40,6 +40,7 @@ struct pool {
   unsigned refs; /* the handle + one per live worker */
   bool stop;
   vs_job_t *head, *tail;
+  unsigned queued; /* jobs in the queue */
   unsigned threads, idle, busy, abandoned;
   uint64_t abandoned_total, never_started;
 };
@@ -70,9 +71,12 @@ static unsigned capacity(const pool_t *p) { return p->threads - p->abandoned; }
 
 static void *worker(void *arg);
 
-/* Start a worker if a queued job has nobody to run it. Called locked. */
+/* Start a worker if a queued job has nobody to run it: more jobs queued
+ * than idle workers to take them (a signalled worker still counts as idle
+ * until it wakes, so comparing with "any idle" would leave a job behind a
+ * long one). Called locked. */
 static void maybe_spawn(pool_t *p) {
-  if (!p->head || p->idle > 0 || capacity(p) >= p->max_workers || p->stop)
+  if (p->queued <= p->idle || capacity(p) >= p->max_workers || p->stop)
     return;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -111,6 +115,7 @@ static void *worker(void *arg) {
     p->head = job->next;
     if (!p->head)
       p->tail = NULL;
+    p->queued--;
     job->state = JOB_RUNNING;
     p->busy++;
     vs_unlock(&p->lock);
@@ -189,10 +194,10 @@ int vs_executor_submit(vs_executor_t *ex, vs_job_fn fn,
   else
     p->head = job;
   p->tail = job;
+  p->queued++;
   if (p->idle > 0)
     pthread_cond_signal(&p->work);
-  else
-    maybe_spawn(p);
+  maybe_spawn(p);
   vs_unlock(&p->lock);
   *ret = job;
   return 0;
@@ -222,6 +227,7 @@ static void unqueue(pool_t *p, vs_job_t *job) {
   *pp = job->next;
   if (p->tail == job)
     p->tail = prev;
+  p->queued--;
 }
 
 void vs_job_abandon(vs_job_t *job) {
@@ -290,6 +296,7 @@ unsigned vs_executor_free(vs_executor_t *ex, uint64_t wait_ns) {
   p->stop = true;
   vs_job_t *queued = p->head;
   p->head = p->tail = NULL;
+  p->queued = 0;
   pthread_cond_broadcast(&p->work);
   uint64_t deadline = vs_now_ns() + wait_ns;
   while (capacity(p) > 0)

@@ -25,6 +25,7 @@ typedef struct {
   vs_core_t *core; /* created on the first read, when hostname_g is final */
   c_complain_t conn_complaint;
   c_complain_t stall_complaint;
+  c_complain_t failure_complaint;
   vs_sample_mode_t logged_mode; /* 0: the mode in use is not logged yet */
 } instance_t;
 
@@ -249,6 +250,12 @@ static int instance_read(user_data_t *ud) {
     else if (inst->stall_complaint.interval != 0)
       c_release(LOG_INFO, &inst->stall_complaint,
                 PLUGIN_NAME " plugin: libvirtd answers again");
+    if (s.failure[0])
+      c_complain(LOG_WARNING, &inst->failure_complaint,
+                 PLUGIN_NAME " plugin: statistics calls fail: %s", s.failure);
+    else if (inst->failure_complaint.interval != 0 && s.self.calls > 0)
+      c_release(LOG_INFO, &inst->failure_complaint,
+                PLUGIN_NAME " plugin: statistics calls answer again");
     log_round(inst, &s);
     dispatch_domains(inst, &s, now, interval);
   }
@@ -304,6 +311,7 @@ static int register_instance(instance_t *inst) {
   c_complain_t init = C_COMPLAIN_INIT_STATIC;
   inst->conn_complaint = init;
   inst->stall_complaint = init;
+  inst->failure_complaint = init;
   return plugin_register_complex_read(
       /* group = */ NULL, inst->name, instance_read, /* interval = */ 0,
       &(user_data_t){.data = inst, .free_func = instance_free});

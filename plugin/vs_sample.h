@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/vs_error.h"
 #include "common/vs_idfield.h"
 #include "vs_stats.h"
 
@@ -92,6 +93,9 @@ typedef struct {
   vs_sample_mode_t mode;
   bool connected; /* a new connection was opened in this read */
   bool stalled;   /* libvirtd answered nothing in time */
+  /* Every call answered in this read failed: libvirt's message ("" when
+   * none did). */
+  char failure[VS_ERROR_MSG_MAX];
   /* A change of plan worth one log line ("" when none), numbers included. */
   char plan[320];
   vs_self_t self;

@@ -1,6 +1,7 @@
 #include "vs_schedule.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,4 +219,22 @@ long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n) {
 
 bool vs_plan_unresponsive(const vs_plan_t *p, uint64_t busy_ms) {
   return busy_ms != UINT64_MAX && busy_ms * VS_NS_PER_MS >= p->stuck_ns;
+}
+
+void vs_plan_describe(const vs_plan_t *p, const char *what, const char *which,
+                      char *buf, size_t len) {
+  double round = (double)p->round_ns / VS_NS_PER_SEC;
+  double interval = (double)p->interval_ns / VS_NS_PER_SEC;
+  const char *conns = p->round_lanes == 1 ? "connection" : "connections";
+  if (p->outgrown)
+    snprintf(buf, len,
+             "%s over %u domains takes %.2f s with %u %s, more than the %.3g s "
+             "interval allows: %s every %u intervals",
+             what, p->round_domains, round, p->round_lanes, conns, interval,
+             which, p->tiers[VS_TIER_AUTO].cadence);
+  else
+    snprintf(buf, len,
+             "%s over %u domains fits the %.3g s interval again (%.2f s with "
+             "%u %s)",
+             what, p->round_domains, interval, round, p->round_lanes, conns);
 }

@@ -35,7 +35,7 @@
 
 /* Fraction of an interval the monitor tier's work may fill: the rest is for
  * the job-free call, probes and variation. */
-#define VS_PLAN_FILL 0.8
+#define VS_PLAN_FILL 0.9
 /* At most this many domains in one call: a call stuck on a frozen QEMU
  * holds up the domains after it in its chunk until it is found stuck. */
 #define VS_PLAN_CHUNK_MAX 16
@@ -148,3 +148,9 @@ long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n);
 
 /* Whether a monitor busy for busy_ms makes its domain unresponsive. */
 bool vs_plan_unresponsive(const vs_plan_t *p, uint64_t busy_ms);
+
+/* One log line for p's latest change of "outgrown" into buf: "<what> over N
+ * domains takes X s with L connections, more than the I s interval allows:
+ * <which> every K intervals", or that it fits again. */
+void vs_plan_describe(const vs_plan_t *p, const char *what, const char *which,
+                      char *buf, size_t len);

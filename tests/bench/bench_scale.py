@@ -94,6 +94,42 @@ def selfval(cd, name):
         return None
 
 
+def freshness(seen, names, vplugin, t0, t1, interval):
+    """From LISTVAL update times (seen: identifier -> set of times) between t0 and t1:
+    per group, the smallest share of `names` with a new value in one interval window,
+    and the longest run of windows (+1) any of them went without one."""
+    # Windows one interval wide, their edges halfway between the reads (values carry
+    # the time libvirt answered, which jitters around the read's phase).
+    ts = [t for times in seen.values() for t in times if t0 <= t <= t1]
+    angle = [2 * math.pi * (t % interval) / interval for t in ts]
+    phase = (math.atan2(sum(map(math.sin, angle)), sum(map(math.cos, angle)))
+             / (2 * math.pi) * interval) % interval if ts else 0.0
+    base = t0 - ((t0 - phase - interval / 2) % interval) + interval
+    windows = int((t1 - base) // interval)
+    fresh, longest = {}, {}
+    for g, suffix in PROBES.items():
+        per_window = [0] * windows
+        worst = 0
+        for n in names:
+            idents = [i for i in seen if i.startswith(f"{n}/{vplugin}") and
+                      i.split("/", 2)[2].startswith(suffix)]
+            times = sorted(seen[idents[0]]) if idents else []
+            hit = [False] * windows
+            for t in times:
+                k = int((t - base) // interval)
+                if 0 <= k < windows:
+                    hit[k] = True
+            run_len, gap = 0, 0
+            for k, h in enumerate(hit):
+                per_window[k] += h
+                run_len = 0 if h else run_len + 1
+                gap = max(gap, run_len)
+            worst = max(worst, gap + 1)
+        fresh[g] = min(per_window) / len(names) if windows else 0.0
+        longest[g] = worst  # at least one value every `worst` windows
+    return fresh, longest
+
+
 def run(names, conf, interval, seconds, plugin):
     """collectd with conf at interval for `seconds` after a warm-up."""
     lp = rig.libvirtd_pid()
@@ -121,36 +157,8 @@ def run(names, conf, interval, seconds, plugin):
             else None
         slow = sum(1 for ln in cd.log().splitlines() if "took" in ln and "seconds" in ln)
         cd.stop()
-    # Windows one interval wide, their edges halfway between the reads (values carry
-    # the time libvirt answered, which jitters around the read's phase).
-    ts = [t for times in seen.values() for t in times if t0 <= t <= t1]
-    angle = [2 * math.pi * (t % interval) / interval for t in ts]
-    phase = (math.atan2(sum(map(math.sin, angle)), sum(map(math.cos, angle)))
-             / (2 * math.pi) * interval) % interval if ts else 0.0
-    base = t0 - ((t0 - phase - interval / 2) % interval) + interval
-    windows = int((t1 - base) // interval)
-    vplugin = "virtscale" if plugin == "virtscale" else "virt"
-    fresh, longest = {}, {}
-    for g, suffix in PROBES.items():
-        per_window = [0] * windows
-        worst = 0
-        for n in names:
-            idents = [i for i in seen if i.startswith(f"{n}/{vplugin}") and
-                      i.split("/", 2)[2].startswith(suffix)]
-            times = sorted(seen[idents[0]]) if idents else []
-            hit = [False] * windows
-            for t in times:
-                k = int((t - base) // interval)
-                if 0 <= k < windows:
-                    hit[k] = True
-            run_len, gap = 0, 0
-            for k, h in enumerate(hit):
-                per_window[k] += h
-                run_len = 0 if h else run_len + 1
-                gap = max(gap, run_len)
-            worst = max(worst, gap + 1)
-        fresh[g] = min(per_window) / len(names) if windows else 0.0
-        longest[g] = worst  # at least one value every `worst` windows
+    fresh, longest = freshness(seen, names, "virtscale" if plugin == "virtscale" else "virt",
+                               t0, t1, interval)
     secs = t1 - t0
     res = {"plugin": plugin, "interval": interval, "vms": len(names), "seconds": secs,
            "collectd_ms": (c1 - c0) / 1e6 / (secs / interval),
@@ -166,10 +174,11 @@ def rig_plugin_dir():
     return os.path.join(rig.build_dir(), "plugin")
 
 
-def report(lim, results):
-    print(f"\n{'conf':28s}{'fresh min %':>44s}{'every':>8s}{'lvd ms/I':>10s}"
-          f"{'cd ms/I':>9s}{'RSS':>7s}{'thr':>5s}{'read p50/p99':>14s}"
-          f"{'round p50':>10s}{'cad':>5s}{'age p50/max':>13s}{'aband':>6s}")
+def report(lim, results, header=True):
+    if header:
+        print(f"\n{'conf':28s}{'fresh min %':>44s}{'every':>8s}{'lvd ms/I':>10s}"
+              f"{'cd ms/I':>9s}{'RSS':>7s}{'thr':>5s}{'read p50/p99':>14s}"
+              f"{'round p50':>10s}{'cad':>5s}{'age p50/max':>13s}{'aband':>6s}")
     for r in results:
         lim_r = lim[r["vms"]]
         fresh = " ".join(f"{g[:3]}{100 * r['fresh'][g]:3.0f}" for g in PROBES)
@@ -188,7 +197,7 @@ def report(lim, results):
               f"{r['abandoned'] if r['abandoned'] is not None else '-':>6}")
         if r["plugin"] == "virtscale":
             print(f"{'':28s}limit: one domstats --nowait {lim_r['wall_s']:.2f} s wall, "
-                  f"{lim_r['libvirtd_ms']:.0f} ms libvirtd CPU")
+                  f"{lim_r['libvirtd_ms']:.0f} ms libvirtd CPU", flush=True)
 
 
 def targets(lim, results):
@@ -273,11 +282,15 @@ def main():
                 secs = max(a.seconds, 6 * i)
                 r = run(all_names, VIRTSCALE, i, secs, "virtscale")
                 results.append(r)
-                print(f"  virtscale I={i:g}: done", flush=True)
+                report(lim, [r], header=False)
                 if a.running >= n:
                     r = run(all_names, VIRT, i, secs, "virt")
                     results.append(r)
-                    print(f"  virt      I={i:g}: done", flush=True)
+                    report(lim, [r], header=False)
+            if a.json:  # partial results survive an interrupted run
+                with open(a.json, "w") as f:
+                    json.dump({"limit": lim, "results": results}, f, indent=1)
+        print("removing the VMs...", flush=True)
     report(lim, results)
     targets(lim, results)
     if a.json:

@@ -567,16 +567,28 @@ class VMs:
         except RigError as e:
             errors.append(str(e))
             listed = []
-        for name in listed:
+        persistent = set()
+        try:
+            persistent = {n for n in virsh("list", "--all", "--persistent",
+                                           "--name").splitlines() if n.startswith(self.prefix)}
+        except RigError as e:
+            errors.append(str(e))
+
+        def remove(name):
             try:
                 self._continue_qemu(name)
                 cp = virsh("destroy", name, check=False, timeout=90)
                 if cp.returncode != 0 and "not running" not in cp.stderr:
                     errors.append(f"destroy {name}: {cp.stderr.strip()}")
-                if name in virsh("list", "--all", "--name").splitlines():
+                if name in persistent:
                     virsh("undefine", name)
             except RigError as e:
                 errors.append(str(e))
+
+        # Several at once: hundreds of VMs take minutes one by one.
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(remove, listed))
         self._names.clear()
         self._persistent.clear()
         if self._own_workdir and not os.environ.get("VIRTSCALE_KEEP_RIG"):
