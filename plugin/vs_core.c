@@ -263,10 +263,14 @@ static vs_call_t *new_call(vs_core_t *c, unsigned mask,
     }
   }
   /* The vCPU count %CPU divides by, when the vcpu group is off: asked once
-   * per domain start. */
-  for (size_t i = 0; want_nvcpu && i < c->table.n; i++)
-    if (c->table.entries[i]->nvcpu_cached == 0)
-      call->need_nvcpu[call->nneed++] = c->table.entries[i]->uuid;
+   * per domain start (the call's domains; all known ones for a call that
+   * covers every domain). */
+  size_t nknown = es ? n : c->table.n;
+  for (size_t i = 0; want_nvcpu && i < nknown; i++) {
+    const vs_domain_entry_t *e = es ? es[i] : c->table.entries[i];
+    if (e->nvcpu_cached == 0)
+      call->need_nvcpu[call->nneed++] = e->uuid;
+  }
   qsort(call->need_nvcpu, call->nneed, sizeof(vs_uuid_t), uuid_key_cmp);
   if (per_domain && !es)
     call->groups = 0; /* the listing */
@@ -302,10 +306,13 @@ static void send_all(vs_core_t *c, unsigned mask) {
 }
 
 /* The calls due in this read: the job-free tier (every domain, when its
- * last call answered) and each other tier's share of the domains. */
-static void plan_calls(vs_core_t *c, bool only_new) {
+ * last call answered; not when `more`) and each other tier's share of the
+ * domains. With `more`, called again in the read after answers came: the
+ * domains that became free (their earlier call answered late) or new
+ * (listed just now) and are still due in this read. */
+static void plan_calls(vs_core_t *c, bool more) {
   size_t n = c->table.n;
-  bool all_call = !only_new && !c->all_out;
+  bool all_call = !more && !c->all_out;
   if (n == 0) {
     if (all_call)
       send_all(c, 1u << VS_TIER_ALL);
@@ -327,7 +334,7 @@ static void plan_calls(vs_core_t *c, bool only_new) {
        * monitor is left alone until its call returned. */
       cand[i] = (vs_plan_candidate_t){
           .eligible = e->listed == c->listing && !(e->out & job_tiers) &&
-                      !e->stuck && (!only_new || !e->sampled[t]),
+                      !e->stuck,
           .sampled = e->sampled[t],
           .last_tick = e->last_tick[t]};
     }
@@ -879,17 +886,16 @@ static void start_blockinfo(vs_core_t *c) {
   }
 }
 
-/* After answers were taken: calls the answers call for. */
-static void replan(vs_core_t *c, vs_stats_mode_t *mode, uint64_t *listing) {
+/* After answers were taken: the calls they make due. */
+static void replan(vs_core_t *c, vs_stats_mode_t *mode) {
   if (c->mode != *mode) {
     /* The driver check answered: sample the way it said. */
     *mode = c->mode;
-    *listing = c->listing;
     start_blockinfo(c);
     plan_calls(c, false);
-  } else if (c->listing != *listing && c->mode != VS_MODE_AUTO) {
-    /* A new listing may name domains never sampled: ask them now. */
-    *listing = c->listing;
+  } else if (c->mode != VS_MODE_AUTO) {
+    /* Domains just listed, and domains whose earlier call answered only
+     * now, are asked in this read still when due. */
     plan_calls(c, true);
   }
 }
@@ -929,7 +935,6 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
     judge_stuck(c, &rd);
     plan_calls(c, false);
   }
-  uint64_t listing = c->listing;
   vs_stats_mode_t mode = c->mode;
   for (;;) {
     kick(c, deadline_ns);
@@ -943,7 +948,7 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
       take_ready(c, &rd);
       if (rd.answers == before)
         break;
-      replan(c, &mode, &listing);
+      replan(c, &mode);
       continue;
     }
     uint64_t next = check_wire(c, &rd, now);
@@ -957,7 +962,7 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
     if (vs_calls_wait(c->calls, until, &call) == 0) {
       take_call(c, &rd, call);
       take_ready(c, &rd);
-      replan(c, &mode, &listing);
+      replan(c, &mode);
     }
   }
   finish(c, &rd, t0);

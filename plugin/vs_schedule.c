@@ -101,10 +101,14 @@ static int overdue_cmp(const void *a, const void *b) {
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
+size_t vs_plan_pick(vs_plan_t *p, unsigned t, uint64_t tick,
                     const vs_plan_candidate_t *c, size_t n, size_t ndomains,
                     size_t *out) {
-  const vs_tier_t *tier = &p->tiers[t];
+  vs_tier_t *tier = &p->tiers[t];
+  if (tier->picked_tick != tick) {
+    tier->picked_tick = tick;
+    tier->picked = 0;
+  }
   unsigned k = tier->cadence ? tier->cadence : 1;
   order_t *o = malloc((n ? n : 1) * sizeof(*o));
   if (!o)
@@ -127,10 +131,14 @@ size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
    * reads. A domain never sampled is not held back by the quota: it gets
    * its first values at once. */
   size_t quota = tier->fixed ? m : vs_plan_quota(p, t, ndomains);
-  size_t taken = 0;
+  quota = quota > tier->picked ? quota - tier->picked : 0;
+  size_t taken = 0, counted = 0;
   for (size_t i = 0; i < m; i++)
-    if (taken < quota || !o[i].sampled)
+    if (counted < quota || !o[i].sampled) {
       out[taken++] = o[i].idx;
+      counted += o[i].sampled;
+    }
+  tier->picked += counted;
   free(o);
   return taken;
 }

@@ -51,6 +51,10 @@ typedef struct {
   double dom_ns;    /* measured wall per domain in a call (moving average),
                        0 until measured */
   uint64_t call_ns; /* the last call's wall (tier 0) */
+  /* how many domains vs_plan_pick() took in read picked_tick: picking again
+   * in the same read takes only what is left of the quota */
+  uint64_t picked_tick;
+  size_t picked;
 } vs_tier_t;
 
 typedef struct {
@@ -114,9 +118,10 @@ typedef struct {
  * automatic cadence takes the quota's share of ndomains, longest unsampled
  * first (a round robin: every domain every `cadence` reads); a fixed one
  * every eligible domain whose interval has passed. Domains never sampled
- * are always taken. Writes their indices into out (room for n) and returns
- * how many. */
-size_t vs_plan_pick(const vs_plan_t *p, unsigned t, uint64_t tick,
+ * are always taken. Called again in the same read (domains whose calls
+ * answered meanwhile became eligible), it takes what is left of the quota.
+ * Writes their indices into out (room for n) and returns how many. */
+size_t vs_plan_pick(vs_plan_t *p, unsigned t, uint64_t tick,
                     const vs_plan_candidate_t *c, size_t n, size_t ndomains,
                     size_t *out);
 

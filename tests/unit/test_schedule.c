@@ -123,11 +123,18 @@ static void test_pick(void **state) {
   assert_int_equal(m, 3);
   for (size_t i = 0; i < m; i++)
     assert_true(out[i] != 2 && out[i] != 5);
+  /* picking again in the same read takes what is left of the quota: none */
+  assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), 0);
+  /* ... but a domain never sampled is always taken */
+  c[4].sampled = false;
+  assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), 1);
+  assert_int_equal(out[0], 4);
+  c[4].sampled = true;
   /* a fixed cadence: every domain whose interval has passed */
   p.tiers[1].fixed = true;
   for (size_t i = 0; i < N; i++)
     c[i].eligible = true;
-  assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), N);
+  assert_int_equal(vs_plan_pick(&p, 1, 30, c, N, N, out), N);
   assert_int_equal(vs_plan_pick(&p, 1, 12, c, N, N, out), 6); /* 8, 9 */
   assert_int_equal(vs_plan_pick(&p, 1, 10, c, N, N, out), 0);
 }
