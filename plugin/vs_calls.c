@@ -2,12 +2,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/vs_thread.h"
 #include "common/vs_time.h"
 
-#define MAX_LANES 16
+#define MAX_LANES 17 /* MaxConnections (at most 16) + the job-free lane */
 
 /* Shared by the handle and every lane's job; freed by the last of them (an
  * abandoned lane may outlive the handle). */
@@ -15,8 +16,9 @@ typedef struct {
   pthread_mutex_t lock;    /* guards every field below and the lanes' fields */
   pthread_cond_t answered; /* an answer was posted */
   unsigned refs;
+  unsigned reserved;      /* the lane that sends only job-free calls */
   vs_call_t *head, *tail; /* queued */
-  size_t nqueued;
+  size_t nqueued, njob_free;
   vs_call_t *ans_head, *ans_tail; /* answered, not taken yet */
 } shared_t;
 
@@ -73,6 +75,24 @@ static vs_call_t *pop(vs_call_t **head, vs_call_t **tail) {
   return c;
 }
 
+/* The first job-free call of the queue, taken off it (or NULL). */
+static vs_call_t *pop_job_free(vs_call_t **head, vs_call_t **tail) {
+  vs_call_t *prev = NULL;
+  for (vs_call_t *c = *head; c; prev = c, c = c->next) {
+    if (!c->job_free)
+      continue;
+    if (prev)
+      prev->next = c->next;
+    else
+      *head = c->next;
+    if (*tail == c)
+      *tail = prev;
+    c->next = NULL;
+    return c;
+  }
+  return NULL;
+}
+
 static void push(vs_call_t **head, vs_call_t **tail, vs_call_t *c) {
   c->next = NULL;
   if (*tail)
@@ -91,10 +111,12 @@ static void drain_fn(void *arg) {
   void *h = vs_conn_handle(l->conn);
   vs_lock(&s->lock);
   while (!l->abandoned) {
-    vs_call_t *c = pop(&s->head, &s->tail);
+    vs_call_t *c = l->index == s->reserved ? pop_job_free(&s->head, &s->tail)
+                                           : pop(&s->head, &s->tail);
     if (!c)
       break;
     s->nqueued--;
+    s->njob_free -= c->job_free;
     c->lane = l->index;
     c->sent_ns = vs_now_ns();
     l->wire = c;
@@ -154,8 +176,10 @@ int vs_calls_new(vs_executor_t *ex, unsigned max_lanes, vs_calls_t **ret,
   vs_cond_init(&s->answered);
   s->refs = 1;
   q->s = s;
-  q->ex = ex;
   q->max_lanes = max_lanes > MAX_LANES ? MAX_LANES : max_lanes;
+  /* With a single lane there is none to reserve. */
+  s->reserved = q->max_lanes > 1 ? q->max_lanes - 1 : UINT32_MAX;
+  q->ex = ex;
   *ret = q;
   return 0;
 }
@@ -199,6 +223,7 @@ void vs_calls_queue(vs_calls_t *q, vs_call_t *call, bool front) {
     push(&s->head, &s->tail, call);
   }
   s->nqueued++;
+  s->njob_free += call->job_free;
   vs_unlock(&s->lock);
 }
 
@@ -227,12 +252,12 @@ unsigned vs_calls_kick(vs_calls_t *q, vs_conn_t *const *conns, size_t nconns) {
     if (!reap(q, i))
       busy++;
   vs_lock(&s->lock);
-  size_t want = s->nqueued;
+  size_t want = s->nqueued, job_free = s->njob_free;
   vs_unlock(&s->lock);
   /* A drain takes calls until the queue is empty: one idle lane per queued
    * call beyond what the busy lanes will take is enough. */
   for (unsigned i = 0; i < q->max_lanes && i < nconns && want > 0; i++) {
-    if (q->slot[i].lane || !conns[i])
+    if (q->slot[i].lane || !conns[i] || (i == s->reserved && job_free == 0))
       continue;
     lane_t *l = calloc(1, sizeof(*l));
     if (!l)
@@ -287,7 +312,7 @@ vs_call_t *vs_calls_unqueue(vs_calls_t *q) {
   vs_lock(&q->s->lock);
   vs_call_t *list = q->s->head;
   q->s->head = q->s->tail = NULL;
-  q->s->nqueued = 0;
+  q->s->nqueued = q->s->njob_free = 0;
   vs_unlock(&q->s->lock);
   return list;
 }
@@ -307,4 +332,11 @@ unsigned vs_calls_busy(vs_calls_t *q) {
       n++;
   vs_unlock(&q->s->lock);
   return n;
+}
+
+void vs_calls_queued_split(vs_calls_t *q, size_t *all, size_t *job_free) {
+  vs_lock(&q->s->lock);
+  *all = q->s->nqueued;
+  *job_free = q->s->njob_free;
+  vs_unlock(&q->s->lock);
 }

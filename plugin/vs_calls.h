@@ -11,6 +11,10 @@
  * virNetClientIOEventLoop). Concurrency therefore comes from several
  * connections, and a stuck call blocks exactly one lane.
  *
+ * The last lane is reserved for job-free calls (call->job_free): they never
+ * wait behind monitor-bound calls, however many of those are queued, so the
+ * job-free values of every domain come every interval under any load.
+ *
  * A busy lane is an executor job that drains the queue: it takes the next
  * call, runs the sampler on it without holding a lock, posts the answer and
  * takes the next one. The read thread queues calls, takes answers until its
@@ -39,7 +43,8 @@ typedef struct {
 } vs_wire_t;
 
 /* New queue with max_lanes lanes, sending on ex's workers (each call with
- * its own sampler, call->run). Returns 0 or -ENOMEM with err set. */
+ * its own sampler, call->run); lane max_lanes - 1 is the reserved one.
+ * Returns 0 or -ENOMEM with err set. */
 int vs_calls_new(vs_executor_t *ex, unsigned max_lanes, vs_calls_t **ret,
                  vs_error_t *err);
 
@@ -54,6 +59,8 @@ void vs_calls_queue(vs_calls_t *q, vs_call_t *call, bool front);
 /* Put idle lanes to work while calls are queued: lane i sends on conns[i]
  * (NULL: that lane has no connection now). Returns how many lanes are busy.
  */
+/* Counts of queued calls: all of them, and the job-free ones. */
+void vs_calls_queued_split(vs_calls_t *q, size_t *all, size_t *job_free);
 unsigned vs_calls_kick(vs_calls_t *q, vs_conn_t *const *conns, size_t nconns);
 
 /* The next answered call, waiting until deadline_ns. Returns 0 and *ret

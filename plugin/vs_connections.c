@@ -6,7 +6,7 @@
 
 #include "vs_token.h"
 
-#define MAX_LANES 16
+#define MAX_LANES 17 /* MaxConnections (at most 16) + the job-free lane */
 
 struct vs_conns {
   vs_conns_opts_t o;
@@ -137,25 +137,27 @@ int vs_conns_ensure(vs_conns_t *cs, uint64_t deadline_ns, bool *ret_opened,
   return 0;
 }
 
-unsigned vs_conns_want_lanes(vs_conns_t *cs, unsigned n, uint64_t deadline_ns) {
-  if (n > cs->o.max_lanes)
-    n = cs->o.max_lanes;
-  unsigned open = 0;
-  for (unsigned i = 0; i < n; i++) {
-    /* Each retired connection holds a worker in a stuck call: no
-     * replacement while as many are out as may be abandoned. Lane 0 is
-     * opened by vs_conns_ensure(), here only when it was retired. */
-    if (!cs->lanes[i] && (i > 0 || cs->replacing) &&
-        cs->nretired < cs->o.max_retired) {
-      vs_error_t ignored = {0};
-      vs_conn_events_t none = {0};
-      if (open_slot(cs, &cs->lanes[i], &none, deadline_ns, &ignored) == 0 &&
-          i == 0)
-        cs->replacing = false;
-    }
-    if (cs->lanes[i])
-      open++;
+bool vs_conns_want_lane(vs_conns_t *cs, unsigned i, uint64_t deadline_ns) {
+  if (i >= cs->o.max_lanes)
+    return false;
+  /* Each retired connection holds a worker in a stuck call: no replacement
+   * while as many are out as may be abandoned. Lane 0 is opened by
+   * vs_conns_ensure(), here only when it was retired. */
+  if (!cs->lanes[i] && (i > 0 || cs->replacing) &&
+      cs->nretired < cs->o.max_retired) {
+    vs_error_t ignored = {0};
+    vs_conn_events_t none = {0};
+    if (open_slot(cs, &cs->lanes[i], &none, deadline_ns, &ignored) == 0 &&
+        i == 0)
+      cs->replacing = false;
   }
+  return cs->lanes[i] != NULL;
+}
+
+unsigned vs_conns_want_lanes(vs_conns_t *cs, unsigned n, uint64_t deadline_ns) {
+  unsigned open = 0;
+  for (unsigned i = 0; i < n && i < cs->o.max_lanes; i++)
+    open += vs_conns_want_lane(cs, i, deadline_ns);
   return open;
 }
 

@@ -57,6 +57,10 @@ int vs_conns_ensure(vs_conns_t *cs, uint64_t deadline_ns, bool *ret_opened,
  * open. */
 unsigned vs_conns_want_lanes(vs_conns_t *cs, unsigned n, uint64_t deadline_ns);
 
+/* Open lane i when it is missing (as vs_conns_want_lanes()). Returns whether
+ * it is open. */
+bool vs_conns_want_lane(vs_conns_t *cs, unsigned i, uint64_t deadline_ns);
+
 /* Lane i's connection or NULL (borrowed: take vs_conn_ref() for a job). */
 vs_conn_t *vs_conns_lane(const vs_conns_t *cs, unsigned i);
 /* The probe connection or NULL (borrowed). */

@@ -100,9 +100,10 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
   unsigned lanes = (unsigned)cfg->max_connections;
   if (lanes == 0)
     lanes = 1;
-  /* Workers: one per lane, the probe, and connection opening. */
+  /* Workers: one per lane (and the lane reserved for job-free calls), the
+   * probe, and connection opening. */
   vs_executor_opts_t eo = {.name = "vs-sample",
-                           .max_workers = lanes + 2,
+                           .max_workers = lanes + 3,
                            .max_abandoned = (unsigned)cfg->max_abandoned};
   vs_conns_opts_t co = {
       .api = c->api,
@@ -110,14 +111,14 @@ int vs_core_new(const vs_config_t *cfg, const char *hostname,
                .read_only = true,
                .keepalive_interval = (int)cfg->keepalive_interval,
                .keepalive_count = (unsigned)cfg->keepalive_count},
-      .max_lanes = lanes,
+      .max_lanes = lanes + 1, /* the last: job-free calls only */
       .max_retired = (unsigned)cfg->max_abandoned,
       .lifecycle = cfg->state_notifications ? on_lifecycle : NULL,
       .ud = c};
   if (!c->hostname || !c->probe_busy ||
       (r = vs_executor_new(&eo, &c->ex, err)) < 0 ||
       (co.ex = c->ex, r = vs_conns_new(&co, &c->conns, err)) < 0 ||
-      (r = vs_calls_new(c->ex, lanes, &c->calls, err)) < 0) {
+      (r = vs_calls_new(c->ex, lanes + 1, &c->calls, err)) < 0) {
     vs_core_free(c);
     return r < 0 ? r : vs_error_set(err, -ENOMEM, "out of memory");
   }
@@ -232,6 +233,8 @@ static vs_call_t *new_call(vs_core_t *c, unsigned mask,
   call->tiers = mask;
   call->groups = tier_groups(c, mask);
   call->all = es == NULL;
+  call->job_free = !(call->groups & VS_GROUPS_MONITOR) &&
+                   (c->mode != VS_MODE_PER_DOMAIN || call->all);
   /* The state rides along in every bulk call: a domain that stops during
    * the call answers as shut off, and is recognised by it. */
   if (call->groups && c->mode != VS_MODE_PER_DOMAIN)
@@ -332,11 +335,11 @@ static void plan_calls(vs_core_t *c, bool more) {
       const vs_domain_entry_t *e = c->table.entries[i];
       /* At most one job-taking call per domain out at a time; a stuck
        * monitor is left alone until its call returned. */
-      cand[i] = (vs_plan_candidate_t){
-          .eligible = e->listed == c->listing && !(e->out & job_tiers) &&
-                      !e->stuck,
-          .sampled = e->sampled[t],
-          .last_tick = e->last_tick[t]};
+      cand[i] =
+          (vs_plan_candidate_t){.eligible = e->listed == c->listing &&
+                                            !(e->out & job_tiers) && !e->stuck,
+                                .sampled = e->sampled[t],
+                                .last_tick = e->last_tick[t]};
     }
     size_t m = vs_plan_pick(&c->plan, t, c->tick, cand, n, n, pick);
     for (size_t i = 0; i < m; i++)
@@ -382,22 +385,25 @@ out:
   free(es);
 }
 
-/* How many lanes the queued work wants, and give them connections. */
+/* How many lanes the queued work wants, and give them connections. Lanes
+ * 0..max_lanes-1 send any call; lane max_lanes only job-free ones. */
 static void kick(vs_core_t *c, uint64_t deadline) {
-  size_t queued = vs_calls_queued(c->calls);
+  size_t queued, job_free;
+  vs_calls_queued_split(c->calls, &queued, &job_free);
+  unsigned nlanes = c->plan.max_lanes;
   unsigned busy = vs_calls_busy(c->calls);
-  unsigned want =
-      busy +
-      (unsigned)(queued < c->plan.max_lanes ? queued : c->plan.max_lanes);
-  if (want > c->plan.max_lanes)
-    want = c->plan.max_lanes;
+  unsigned want = busy + (unsigned)(queued < nlanes ? queued : nlanes);
+  if (want > nlanes)
+    want = nlanes;
   if (want == 0)
     return;
   vs_conns_want_lanes(c->conns, want, deadline);
-  vs_conn_t *lanes[16] = {0};
-  for (unsigned i = 0; i < c->plan.max_lanes && i < 16; i++)
+  if (job_free > 0)
+    vs_conns_want_lane(c->conns, nlanes, deadline);
+  vs_conn_t *lanes[17] = {0};
+  for (unsigned i = 0; i <= nlanes && i < 17; i++)
     lanes[i] = vs_conns_lane(c->conns, i);
-  vs_calls_kick(c->calls, lanes, c->plan.max_lanes);
+  vs_calls_kick(c->calls, lanes, nlanes + 1);
 }
 
 /* --- answers ------------------------------------------------------------- */
@@ -833,7 +839,7 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
   self->in_flight =
       (unsigned)vs_calls_queued(c->calls) + vs_calls_busy(c->calls);
   unsigned lanes = 0;
-  for (unsigned i = 0; i < c->plan.max_lanes; i++)
+  for (unsigned i = 0; i <= c->plan.max_lanes; i++)
     lanes += vs_conns_lane(c->conns, i) != NULL;
   self->lanes = lanes;
   if (vs_plan_adapt(&c->plan, n, c->plan.max_lanes)) {

@@ -27,6 +27,7 @@ typedef void (*vs_sampler_fn)(const vs_virt_api_t *api, void *handle,
 struct vs_call {
   /* --- inputs: set before queueing, immutable while queued or sent --- */
   vs_sampler_fn run; /* the sampler that sends it */
+  bool job_free;     /* takes no domain job: may use the reserved lane */
   unsigned tiers;    /* the core's tier bits (the sampler ignores them) */
   unsigned groups;   /* vs_group_t bits; 0: list the running domains */
   bool all;          /* every running domain; else uuids[n] */
