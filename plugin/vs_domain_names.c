@@ -11,12 +11,15 @@ void vs_domain_name_field(const vs_format_t *fmt, const char *name,
     out[0] = '\0';
     return;
   }
-  /* Room for every part at full length: vs_idfield() then shortens the
-   * whole with a hash, so two long names never collapse into one. */
-  char raw[VS_FORMAT_PARTS_MAX * 1024];
-  size_t len = 0;
-  for (size_t i = 0; i < fmt->n && len < sizeof(raw) - 1; i++) {
-    const char *part = "";
+  /* The parts are encoded and hashed as one joined name, read in place:
+   * nothing is cut before the hash, so two long names never collapse into
+   * one. The join is one-to-one among one host's domains: only the name
+   * varies freely, the UUID has a fixed form and the host name is the
+   * same for all. */
+  const char *parts[VS_FORMAT_PARTS_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < fmt->n && n < VS_FORMAT_PARTS_MAX; i++) {
+    const char *part = NULL; /* counts as "" (no host name known) */
     switch (fmt->parts[i]) {
     case VS_PART_NAME:
       part = name;
@@ -28,13 +31,9 @@ void vs_domain_name_field(const vs_format_t *fmt, const char *name,
       part = hostname;
       break;
     }
-    int w = snprintf(raw + len, sizeof(raw) - len, "%s%s", i ? ":" : "",
-                     part ? part : "");
-    len = w < 0 ? len : len + (size_t)w;
-    if (len > sizeof(raw) - 1)
-      len = sizeof(raw) - 1;
+    parts[n++] = part;
   }
-  vs_idfield(out, VS_IDENT_MAX, raw);
+  vs_idfield_join(out, VS_IDENT_MAX, parts, n, ':');
 }
 
 void vs_domain_names(const vs_config_t *cfg, const char *name, const char *uuid,

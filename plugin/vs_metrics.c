@@ -1,5 +1,6 @@
 #include "vs_metrics.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include "common/vs_time.h"
 
 #define KIB 1024
+
+static void freep(void *p) { free(*(void **)p); }
+#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 typedef struct {
   const vs_metrics_opts_t *o;
@@ -44,7 +48,10 @@ static void emit1(emitter_t *e, const char *type, const char *ti,
 /* A two-source counter (read/write, rx/tx). When libvirt reports only one
  * direction, that one still goes out, under the single-value type named by
  * `single` ("if_rx_octets"-style types take the device as instance, the
- * generic ones take "<dir>-<device>"). Values are scaled by 1/div. */
+ * generic ones take "<dir>-<device>"). Values are scaled by 1/div. dev is
+ * the device's identifier field, name the same before vs_idfield(): the
+ * "<dir>-<device>" instance is made safe as a whole from it (escaping dev
+ * again would escape its escapes). */
 typedef struct {
   const char *pair_type;
   const char *single[2];  /* per direction: single-value type */
@@ -53,8 +60,8 @@ typedef struct {
 } pair_spec_t;
 
 static void emit_pair(emitter_t *e, const pair_spec_t *spec, const char *dev,
-                      const vs_fields_t *f, unsigned i0, unsigned i1,
-                      uint64_t div) {
+                      const char *name, const vs_fields_t *f, unsigned i0,
+                      unsigned i1, uint64_t div) {
   bool h0 = vs_fields_has(f, i0), h1 = vs_fields_has(f, i1);
   if (h0 && h1) {
     emit(e, spec->pair_type, dev, 2, derive(f->v[i0] / div),
@@ -68,9 +75,8 @@ static void emit_pair(emitter_t *e, const pair_spec_t *spec, const char *dev,
       continue;
     char ti[VS_IDENT_MAX];
     if (spec->single_dir_prefix) {
-      char raw[2 * VS_IDENT_MAX];
-      snprintf(raw, sizeof(raw), "%s-%s", spec->dir[d], dev);
-      vs_idfield(ti, sizeof(ti), raw);
+      const char *parts[] = {spec->dir[d], name};
+      vs_idfield_join(ti, sizeof(ti), parts, 2, '-');
     } else {
       snprintf(ti, sizeof(ti), "%s", dev);
     }
@@ -191,15 +197,14 @@ static void perf_metrics(emitter_t *e, const vs_domain_stats_t *st) {
     return;
   for (size_t i = 0; i < st->nperf; i++) {
     const vs_perf_stat_t *p = &st->perf[i];
-    char raw[VS_IDENT_MAX], ti[VS_IDENT_MAX];
+    const char *prefixed[] = {"perf", p->name}; /* "perf_<event>" */
+    char ti[VS_IDENT_MAX];
     if (e->o->compat == VS_COMPAT_VIRT) {
       /* virt names them "perf_<event>", all as DERIVE. */
-      snprintf(raw, sizeof(raw), "perf_%s", p->name);
-      vs_idfield(ti, sizeof(ti), raw);
+      vs_idfield_join(ti, sizeof(ti), prefixed, 2, '_');
       emit1(e, "perf", ti, derive(p->value));
     } else if (perf_is_gauge(p->name)) {
-      snprintf(raw, sizeof(raw), "perf_%s", p->name);
-      vs_idfield(ti, sizeof(ti), raw);
+      vs_idfield_join(ti, sizeof(ti), prefixed, 2, '_');
       emit1(e, "gauge", ti, gauge((double)p->value));
     } else {
       vs_idfield(ti, sizeof(ti), p->name);
@@ -227,30 +232,47 @@ static bool device_selected(const emitter_t *e, const vs_filter_t *f,
   return sel;
 }
 
-/* The block device's name in identifiers, per BlockDeviceFormat. Returns
- * false when the chosen attribute is missing (no source path). */
-static bool block_name(const emitter_t *e, const vs_device_stats_t *d,
-                       const char **raw, char shown[VS_IDENT_MAX]) {
+/* The block device's names, per BlockDeviceFormat: *raw is what filters
+ * match (target or source path), *name the device's name before
+ * vs_idfield() and *flush the name "flush-" is joined with. A source path
+ * gets every '/' turned into '_' as collectd does (the documented DEV;
+ * only the disks of one domain could meet there), *name without its
+ * leading one; that copy is returned in *owned for the caller to free.
+ * Returns 0, -ENOENT when the chosen attribute is missing (no source
+ * path) or -ENOMEM. */
+static int block_name(const emitter_t *e, const vs_device_stats_t *d,
+                      const char **raw, const char **name, const char **flush,
+                      char **owned) {
+  *owned = NULL;
   if (e->o->block_format == VS_BLOCK_FORMAT_TARGET) {
-    *raw = d->name;
-    vs_idfield(shown, VS_IDENT_MAX, d->name);
-    return true;
+    *raw = *name = *flush = d->name;
+    return 0;
   }
   if (!d->path || !d->path[0])
-    return false;
+    return -ENOENT;
   *raw = d->path;
-  const char *s = d->path;
+  bool drop_lead = false;
   if (e->o->block_format_basename) {
-    const char *slash = strrchr(s, '/');
-    if (slash && slash[1])
-      s = slash + 1;
-  } else if (s[0] == '/') {
+    const char *slash = strrchr(d->path, '/');
+    if (slash && slash[1]) {
+      *name = *flush = slash + 1;
+      return 0;
+    }
+  } else {
     /* collectd drops one leading '/' of every field; do the same so the
      * identifier reads "var_lib_..." as with the bundled plugin. */
-    s++;
+    drop_lead = d->path[0] == '/';
   }
-  vs_idfield(shown, VS_IDENT_MAX, s);
-  return true;
+  char *copy = strdup(d->path);
+  if (!copy)
+    return -ENOMEM;
+  for (char *c = copy; *c; c++)
+    if (*c == '/')
+      *c = '_';
+  *owned = copy;
+  *flush = copy;
+  *name = copy + (drop_lead ? 1 : 0);
+  return 0;
 }
 
 static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
@@ -269,30 +291,31 @@ static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
   for (size_t i = 0; i < st->nblock; i++) {
     const vs_device_stats_t *d = &st->block[i];
     const vs_fields_t *f = &d->f;
-    const char *raw;
-    char dev[VS_IDENT_MAX], ti[VS_IDENT_MAX], tmp[2 * VS_IDENT_MAX];
-    if (!block_name(e, d, &raw, dev) ||
-        !device_selected(e, e->o->block_devs, raw, dev))
+    const char *raw, *name, *flush;
+    _cleanup_free_ char *owned = NULL;
+    char dev[VS_IDENT_MAX], ti[VS_IDENT_MAX];
+    /* Without memory for the path's copy the disk is left out of this read
+     * rather than written under another identifier. */
+    if (block_name(e, d, &raw, &name, &flush, &owned) < 0)
+      continue;
+    vs_idfield(dev, sizeof(dev), name);
+    if (!device_selected(e, e->o->block_devs, raw, dev))
       continue;
 
-    emit_pair(e, &ops, dev, f, VS_BLK_RD_REQS, VS_BLK_WR_REQS, 1);
-    emit_pair(e, &octets, dev, f, VS_BLK_RD_BYTES, VS_BLK_WR_BYTES, 1);
+    emit_pair(e, &ops, dev, name, f, VS_BLK_RD_REQS, VS_BLK_WR_REQS, 1);
+    emit_pair(e, &octets, dev, name, f, VS_BLK_RD_BYTES, VS_BLK_WR_BYTES, 1);
     /* disk_time: nanoseconds, as the bundled plugin sends them; the
      * single-direction fallback type is named in ms and gets ms. */
     if (vs_fields_has(f, VS_BLK_RD_TIMES) && vs_fields_has(f, VS_BLK_WR_TIMES))
-      emit_pair(e, &times, dev, f, VS_BLK_RD_TIMES, VS_BLK_WR_TIMES, 1);
+      emit_pair(e, &times, dev, name, f, VS_BLK_RD_TIMES, VS_BLK_WR_TIMES, 1);
     else
-      emit_pair(e, &times, dev, f, VS_BLK_RD_TIMES, VS_BLK_WR_TIMES,
+      emit_pair(e, &times, dev, name, f, VS_BLK_RD_TIMES, VS_BLK_WR_TIMES,
                 VS_NS_PER_MS);
 
     /* Flush: "flush-<dev>" as the bundled plugin; with a source path
      * collectd turns every '/' into '_' there, leading one included. */
-    snprintf(tmp, sizeof(tmp), "flush-%s",
-             e->o->block_format == VS_BLOCK_FORMAT_SOURCE &&
-                     !e->o->block_format_basename
-                 ? raw
-                 : dev);
-    vs_idfield(ti, sizeof(ti), tmp);
+    const char *flush_parts[] = {"flush", flush};
+    vs_idfield_join(ti, sizeof(ti), flush_parts, 2, '-');
     if (vs_fields_has(f, VS_BLK_FL_REQS))
       emit1(e, "total_requests", ti, derive(f->v[VS_BLK_FL_REQS]));
     if (vs_fields_has(f, VS_BLK_FL_TIMES))
@@ -308,8 +331,8 @@ static void block_metrics(emitter_t *e, const vs_domain_stats_t *st) {
     /* How full the disk is, for thresholds that do not know its size. */
     if (vs_fields_has(f, VS_BLK_ALLOCATION) &&
         vs_fields_has(f, VS_BLK_CAPACITY) && f->v[VS_BLK_CAPACITY] > 0) {
-      snprintf(tmp, sizeof(tmp), "disk_allocation-%s", dev);
-      vs_idfield(ti, sizeof(ti), tmp);
+      const char *alloc_parts[] = {"disk_allocation", name};
+      vs_idfield_join(ti, sizeof(ti), alloc_parts, 2, '-');
       /* qcow2 metadata can put the highest written offset past the
        * virtual size: the type's range ends at 100. */
       double pct = 100.0 * (double)f->v[VS_BLK_ALLOCATION] /
@@ -343,8 +366,9 @@ static void net_metrics(emitter_t *e, const vs_domain_stats_t *st) {
       vs_idfield(dev, sizeof(dev), d->name);
     if (!device_selected(e, e->o->if_devs, d->name, dev))
       continue;
+    const char *name = e->o->if_format == VS_IF_FORMAT_NUMBER ? dev : d->name;
     for (size_t s = 0; s < 4; s++)
-      emit_pair(e, &specs[s], dev, &d->f, fields[s][0], fields[s][1], 1);
+      emit_pair(e, &specs[s], dev, name, &d->f, fields[s][0], fields[s][1], 1);
   }
 }
 

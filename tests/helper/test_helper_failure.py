@@ -4,7 +4,8 @@
 The broken VM fails with libvirt's message, a FAILURE notification naming it reaches
 collectd, the exit status is 1, and the others are unaffected: ready, running, and their
 timings in collectd under their (safe) names: spaces, quotes, backslash and UTF-8 kept, a
-200-byte name cut to 127 bytes with a hash (vs_idfield), read back with GETVAL."""
+200-byte name cut to fit with a hash of the whole name (vs_idfield), read back with
+GETVAL."""
 import os
 import tempfile
 

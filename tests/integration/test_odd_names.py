@@ -3,9 +3,9 @@
 
 Two real VMs: one named with spaces, double and single quotes, a backslash and
 UTF-8; one with a 200-byte name (collectd's identifier fields hold 127 bytes). The
-first must appear with its name unchanged as the host field; the second cut at 118
-bytes plus "~" and 8 hex digits of a 32-bit FNV-1a hash of the whole name (the rule in
-plugin/common/vs_idfield.h). Both get all their values, and GETVAL on collectd's unix
+first must appear with its name unchanged as the host field; the second cut between
+characters plus "~" and 16 hex digits of the SHA-256 of the whole name (the rule in
+plugin/common/vs_idfield.h, modelled by vstest.safe_field()). Both get all their values, and GETVAL on collectd's unix
 socket reads them back with the identifier quoted."""
 import time
 

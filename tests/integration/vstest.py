@@ -3,6 +3,7 @@
 Expected identifiers, types.db data-source kinds, csv helpers and a tiny
 assertion collector that reports every failed check, not only the first."""
 
+import hashlib
 import os
 import sys
 import time
@@ -48,23 +49,66 @@ def wait_steady(cd, host, interval, timeout=90.0, rounds=3):
                        f"values {last} (need {rounds} under {interval / 4:.3f} s)")
 
 
-def fnv1a32(data):
-    """32-bit FNV-1a, as plugin/common/vs_idfield.c."""
-    h = 2166136261
-    for b in data:
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
+IDENT_MAX = 128  # collectd's DATA_MAX_NAME_LEN, NUL included
+HASH_LEN = 17  # "~" + 16 hex digits
 
 
-def safe_field(name):
-    """Python model of vs_idfield() for names without '/' or control characters."""
-    raw = name.encode()
-    if len(raw) <= 127:
-        return name
-    cut = 127 - 9
-    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
-        cut -= 1
-    return raw[:cut].decode() + f"~{fnv1a32(raw):08x}"
+def idfield_hash(raw):
+    """The suffix of a shortened field: "~" + the first 64 bits of SHA-256 of the whole
+    name (bytes), as plugin/common/vs_idfield.c."""
+    return "~" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _utf8_char_len(raw, i):
+    """Length (2..4) of the well-formed UTF-8 character at raw[i], 0 if there is none
+    (Python's strict decoder rejects overlong forms, surrogates and > U+10FFFF)."""
+    for n in (2, 3, 4):
+        try:
+            if len(raw[i:i + n]) == n and len(raw[i:i + n].decode("utf-8")) == 1:
+                return n
+        except UnicodeDecodeError:
+            pass
+    return 0
+
+
+def safe_field(name, size=IDENT_MAX):
+    """Python model of vs_idfield() (plugin/common/vs_idfield.h) for any name: str
+    (encoded as UTF-8, surrogateescape for undecodable bytes) or bytes. size is the
+    buffer size, NUL included. A joined field (HostnameFormat "name uuid") is
+    safe_field(":".join(parts))."""
+    raw = name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
+    room = min(size, IDENT_MAX) - 1
+    toks = []
+    if raw == b"":
+        toks = ["%00"]
+    elif raw in (b".", b".."):
+        toks = ["%2E"] * len(raw)
+    else:
+        # a name ending in "~" + 16 hex digits must not look like a hash suffix
+        tilde = len(raw) - HASH_LEN if (
+            len(raw) >= HASH_LEN and raw[-HASH_LEN] == ord("~")
+            and all(c in b"0123456789abcdef" for c in raw[-HASH_LEN + 1:])) else -1
+        i = 0
+        while i < len(raw):
+            c = raw[i]
+            n = _utf8_char_len(raw, i) if c >= 0x80 else 0
+            if n:
+                toks.append(raw[i:i + n].decode("utf-8"))
+                i += n
+                continue
+            if 0x20 <= c <= 0x7E and c not in b"/%" and i != tilde:
+                toks.append(chr(c))
+            else:
+                toks.append(f"%{c:02X}")
+            i += 1
+    if sum(len(t.encode()) for t in toks) <= room:
+        return "".join(toks)
+    budget, out = max(room - HASH_LEN, 0), ""
+    for t in toks:
+        if len((out + t).encode()) > budget:
+            break
+        out += t
+    return out + idfield_hash(raw)[:min(room, HASH_LEN)]
 
 
 def ds_kinds():

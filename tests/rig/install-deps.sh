@@ -9,7 +9,7 @@ PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils
   # build
-  libvirt-dev libyajl-dev libxml2-dev
+  libvirt-dev libyajl-dev libxml2-dev libglib2.0-dev
   collectd-core collectd-dev libcollectdclient-dev collectd-utils
   libcmocka-dev pkg-config cmake make gcc
   # rig, checks, benchmarks

@@ -650,7 +650,8 @@ class Collectd:
     a regular file"). Project plugins override stock ones of the same name."""
 
     def __init__(self, plugin_dir, config_body, interval=1, workdir=None, extra_plugins=(),
-                 hostname=None, csv=True, unixsock=True, write_log=False, log_level="info"):
+                 hostname=None, csv=True, unixsock=True, write_log=False, log_level="info",
+                 allow_errors=()):
         if not os.path.exists(TYPES_DB):
             raise RigError(f"{TYPES_DB} missing; run tests/rig/install-deps.sh")
         if workdir is not None and unixsock and len(os.path.abspath(workdir)) > 80:
@@ -665,6 +666,10 @@ class Collectd:
         self.socket = os.path.join(self.workdir, "collectd.sock") if unixsock else None
         self.private_plugin_dir = os.path.join(self.workdir, "plugins")
         self.proc = None
+        # Any "[error]" line collectd logs fails the with-block on exit, whoever logged
+        # it, unless it matches one of these regexes (a test that provokes an error).
+        self.allow_errors = [re.compile(r) for r in allow_errors]
+        self.error_lines = []
 
         lines = ["FQDNLookup false", f'BaseDir "{self.workdir}"',
                  f'PIDFile "{self.workdir}/collectd.pid"',
@@ -788,9 +793,10 @@ class Collectd:
 
     def stop(self, timeout=10):
         """SIGTERM collectd, wait timeout s, then SIGKILL. Returns its exit code (None if not
-        started)."""
+        started). Collects the log's "[error]" lines the test did not allow."""
         if self.proc is None:
             return None
+        self._collect_errors()
         if self.proc.poll() is None:
             for sig in (signal.SIGTERM, signal.SIGCONT):
                 self.proc.send_signal(sig)
@@ -810,6 +816,12 @@ class Collectd:
             os.unlink(self.log_path)
         cp = run(["collectd", "-C", self.conf, "-T"], timeout=timeout, check=False)
         return cp.returncode, cp.stdout + cp.stderr + "\n--- collectd.log ---\n" + self.log()
+
+    def _collect_errors(self):
+        for line in self.log().splitlines():
+            if "[error]" in line and not any(r.search(line) for r in self.allow_errors) \
+                    and line not in self.error_lines:
+                self.error_lines.append(line)
 
     def log(self):
         """Text of the collectd log file ('' if not yet written)."""
@@ -918,7 +930,13 @@ class Collectd:
         if exc_type is not None:
             print(f"rig: collectd log tail ({self.log_path}):\n{_tail(self.log_path)}",
                   file=sys.stderr)
+        if self.proc is not None:
+            self._collect_errors()
+        errors = list(self.error_lines)
         self.cleanup()
+        if errors and exc_type is None:
+            raise RigError(f"collectd logged {len(errors)} error line(s):\n" +
+                           "\n".join(errors[:20]))
 
 
 def read_csv(path):

@@ -871,8 +871,8 @@ static void test_device_names_sanitized(void **state) {
       VS_TP_ULL("net.0.tx.bytes", 2),
   };
   static const want_t want[] = {
-      G1("disk_capacity-hd_a", 1),
-      D2("if_octets-__", 1, 2),
+      G1("disk_capacity-hd%2Fa", 1),
+      D2("if_octets-%2E%2E", 1, 2),
   };
   sink_t *s = run_params(p, VS_NELEM(p), NULL, 0, NULL);
   assert_metrics(s, want, VS_NELEM(want));
@@ -933,8 +933,8 @@ static const struct {
      {VS_TP_STR("block.0.name", "hd/a"), VS_TP_ULL("block.0.allocation", 1),
       VS_TP_ULL("block.0.capacity", 4)},
      3,
-     {G1("disk_allocation-hd_a", 1), G1("disk_capacity-hd_a", 4),
-      G1("percent-disk_allocation-hd_a", 25)},
+     {G1("disk_allocation-hd%2Fa", 1), G1("disk_capacity-hd%2Fa", 4),
+      G1("percent-disk_allocation-hd%2Fa", 25)},
      3},
 };
 
@@ -1034,6 +1034,13 @@ static const struct {
      2,
      {D1("total_requests-flush-vda", 9)},
      1},
+    {"escaped name: \"<dir>-\" and \"flush-\" escape it once",
+     {VS_TP_STR("block.0.name", "hd/a%"), VS_TP_ULL("block.0.rd.reqs", 7),
+      VS_TP_ULL("block.0.fl.reqs", 9)},
+     3,
+     {D1("total_operations-read-hd%2Fa%25", 7),
+      D1("total_requests-flush-hd%2Fa%25", 9)},
+     2},
     {"user time without system time",
      {VS_TP_ULL("cpu.user", 5000)},
      1,

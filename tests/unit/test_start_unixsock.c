@@ -291,7 +291,7 @@ static void test_vm_lines(void **state) {
   assert_int_equal(s.n, 3);
   assert_string_equal(
       s.lines[2],
-      "PUTNOTIF severity=failure time=1700000000.500 host=\"db_1\" "
+      "PUTNOTIF severity=failure time=1700000000.500 host=\"db%2F1\" "
       "plugin=\"virtscale_start\" type=\"duration\" type_instance=\"ready\" "
       "message=\"virtscale-start: VM \\\"db/1\\\" failed to start: start "
       "failed: Cannot access storage file\"");
