@@ -73,7 +73,7 @@ typedef struct {
 
 /* A lower cadence is taken only after this many reads in a row found it
  * fitting with a margin: a round near a boundary does not flap. */
-#define VS_PLAN_DOWN_AFTER 10
+#define VS_PLAN_DOWN_AFTER 3
 
 /* Monitor-bound groups (take a job, query the monitor). */
 #define VS_GROUPS_MONITOR                                                      \
