@@ -231,6 +231,7 @@ static vs_call_t *new_call(vs_core_t *c, unsigned mask,
     return NULL;
   call->run = sampler(c);
   call->tiers = mask;
+  call->tick = c->tick;
   call->groups = tier_groups(c, mask);
   call->all = es == NULL;
   call->job_free = !(call->groups & VS_GROUPS_MONITOR) &&
@@ -463,10 +464,12 @@ static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
    * counters from another source: not reported. */
   if (st->have_state && st->state == VS_STATE_SHUTOFF)
     return;
+  /* Counted from the read that asked: an answer that came a read late
+   * must not push the domain's next turn back by a read. */
   for (unsigned t = 0; t < c->plan.ntiers; t++)
     if (call->tiers & (1u << t)) {
       e->sampled[t] = true;
-      e->last_tick[t] = c->tick;
+      e->last_tick[t] = call->tick;
     }
   /* Each group from one tier only: one source per identifier, so values
    * of one identifier always come in time order. */

@@ -29,6 +29,7 @@ struct vs_call {
   vs_sampler_fn run; /* the sampler that sends it */
   bool job_free;     /* takes no domain job: may use the reserved lane */
   unsigned tiers;    /* the core's tier bits (the sampler ignores them) */
+  uint64_t tick;     /* the core's read that planned it (ignored too) */
   unsigned groups;   /* vs_group_t bits; 0: list the running domains */
   bool all;          /* every running domain; else uuids[n] */
   bool enforce;      /* fail with -ENOTSUP when a group cannot be answered */
