@@ -62,7 +62,12 @@ size_t vs_plan_chunk(const vs_plan_t *p, size_t ndue, unsigned nlanes) {
     return 1;
   if (nlanes == 0)
     nlanes = 1;
-  size_t c = (ndue + nlanes - 1) / nlanes;
+  /* As many waves of calls over the lanes as the cap needs, and chunks of
+   * equal size within them: 150 domains on 4 lanes are 12 calls of 13
+   * (3 waves of 13 domains' time), not 10 of 16 (3 waves of 16). */
+  size_t per_lane = (ndue + nlanes - 1) / nlanes;
+  size_t waves = (per_lane + VS_PLAN_CHUNK_MAX - 1) / VS_PLAN_CHUNK_MAX;
+  size_t c = (ndue + nlanes * waves - 1) / (nlanes * waves);
   double dom = p->tiers[VS_TIER_AUTO].dom_ns;
   if (dom > 0) {
     size_t worth = (size_t)ceil((double)VS_PLAN_CALL_MIN_NS / dom);
@@ -179,10 +184,13 @@ bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes) {
     return false;
   if (t->dom_ns <= 0 || ndomains == 0)
     return false;
-  /* Lanes work in parallel, and chunks cannot be split finer than one
-   * domain. */
+  /* Lanes work in parallel, a call at a time: the round is as many waves
+   * of calls as the chunks make, each as long as a chunk. */
   unsigned lanes = ndomains < nlanes ? (unsigned)ndomains : nlanes;
-  p->round_ns = (uint64_t)(t->dom_ns * (double)ndomains / lanes);
+  size_t chunk = vs_plan_chunk(p, ndomains, lanes);
+  size_t calls = (ndomains + chunk - 1) / chunk;
+  size_t waves = (calls + lanes - 1) / lanes;
+  p->round_ns = (uint64_t)(t->dom_ns * (double)(waves * chunk));
   p->round_domains = (unsigned)ndomains;
   p->round_lanes = lanes;
   double room = VS_PLAN_FILL * (double)p->interval_ns;

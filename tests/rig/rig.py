@@ -714,10 +714,10 @@ class Collectd:
         # Any "[error]" line collectd logs fails the with-block on exit, whoever logged
         # it, unless it matches one of these regexes (a test that provokes an error).
         # collectd 5.12's unixsock plugin names each connection's thread after starting
-        # it, and logs this error when the thread has already ended (a short
-        # command): collectd's own race, harmless, not the test's business.
+        # it, and logs this error (ENOENT or ESRCH) when the thread has already ended
+        # (a short command): collectd's own race, harmless, not the test's business.
         self.allow_errors = [re.compile(r) for r in allow_errors] + [
-            re.compile(r'set_thread_name\("unixsock conn"\): No such file or directory')]
+            re.compile(r'set_thread_name\("unixsock conn"\): No such (file or directory|process)')]
         self.error_lines = []
 
         lines = ["FQDNLookup false", f'BaseDir "{self.workdir}"',
