@@ -202,11 +202,13 @@ bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes) {
   if (need >= t->cadence) {
     t->cadence = need;
     p->fits_lower = 0;
-  } else if ((double)p->round_ns < 0.6 * room * (t->cadence - 1) &&
+  } else if ((double)p->round_ns <
+                 VS_PLAN_DOWN_MARGIN * room * (t->cadence - 1) &&
              ++p->fits_lower >= VS_PLAN_DOWN_AFTER) {
     t->cadence = need;
     p->fits_lower = 0;
-  } else if ((double)p->round_ns >= 0.6 * room * (t->cadence - 1)) {
+  } else if ((double)p->round_ns >=
+             VS_PLAN_DOWN_MARGIN * room * (t->cadence - 1)) {
     p->fits_lower = 0;
   }
   bool outgrown = t->cadence > 1;

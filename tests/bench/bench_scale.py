@@ -86,9 +86,9 @@ def listval(cd):
     return out
 
 
-def selfval(cd, name):
+def selfval(cd, name, host=HOST):
     try:
-        v = cd.getval(f"{HOST}/virtscale/{name}")
+        v = cd.getval(f"{host}/virtscale/{name}")
         return next(iter(v.values()))  # one data source: "value" or "seconds"
     except rig.RigError:
         return None

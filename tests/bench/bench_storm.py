@@ -15,6 +15,7 @@ and, per group, the share of steady VMs with a value in every interval is counte
 unresponsive FAILURE notifications (a guest slow to boot is not stuck). Prints figures;
 asserts nothing."""
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def main():
             def poll():
                 for ident, t in bench_scale.listval(cd).items():
                     seen.setdefault(ident, set()).add(t)
-                v = bench_scale.selfval(cd, "duration-sample")
+                v = bench_scale.selfval(cd, "duration-sample", HOST)
                 if v is not None:
                     reads.append(v)
 
@@ -102,8 +103,13 @@ def main():
     print(f"[{'met' if ok else 'MISSED'}] Interval {a.interval:g}, a boot storm of "
           f"{a.storm} guests (unbounded) beside {a.steady} running VMs: every running VM "
           f"has its values in every interval")
-    if proc.returncode != 0:
-        print(out[-2000:])
+    try:
+        with open(os.path.join(work, "report.json")) as f:
+            report = json.load(f)
+        failed = [(v["name"], v["error"]) for v in report["vms"] if v["state"] != "ready"]
+        print(f"virtscale-start: {report['counts']}; not ready: {failed[:5]}")
+    except (OSError, ValueError, KeyError) as e:
+        print(f"virtscale-start report unreadable ({e}); output:\n{out[-2000:]}")
 
 
 if __name__ == "__main__":

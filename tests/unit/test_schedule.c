@@ -188,9 +188,9 @@ static void test_adapt(void **state) {
   assert_true(p.outgrown);
   assert_int_equal(p.tiers[1].cadence, 2);
   assert_int_equal(p.round_domains, 300);
-  /* 110 domains (0.56 s) would fit, but not with the margin: stays */
+  /* 145 domains (0.78 s) would fit, but not with the margin: stays */
   for (int i = 0; i < 2 * VS_PLAN_DOWN_AFTER; i++)
-    assert_false(vs_plan_adapt(&p, 110, 4));
+    assert_false(vs_plan_adapt(&p, 145, 4));
   assert_int_equal(p.tiers[1].cadence, 2);
   /* 60 (0.3 s) fits with the margin, but only after holding for a while */
   for (int i = 0; i < VS_PLAN_DOWN_AFTER - 1; i++) {
