@@ -441,25 +441,29 @@ static int pass(vs_blockinfo_t *b) {
   if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
     return -1;
   bool stuck = false;
-  bi_domain_t **ds = calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*ds));
-  vs_plan_candidate_t *cand =
-      calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*cand));
-  size_t *pick = calloc(l->n > 0 ? (size_t)l->n : 1, sizeof(*pick));
+  size_t n = l->n > 0 ? (size_t)l->n : 0;
+  /* Indices into b->doms, not pointers: tracking a new domain may move it. */
+  long *ds = calloc(n ? n : 1, sizeof(*ds));
+  vs_plan_candidate_t *cand = calloc(n ? n : 1, sizeof(*cand));
+  size_t *pick = calloc(n ? n : 1, sizeof(*pick));
   size_t m = 0;
   if (ds && cand && pick) {
-    for (int i = 0; i < l->n; i++) {
-      ds[i] = track(b, l->doms[i]); /* seen, asked or not */
-      cand[i] = (vs_plan_candidate_t){
-          .eligible = ds[i] && ds[i]->asked != b->cycle_no &&
-                      !vs_token_busy(ds[i]->outstanding),
-          .sampled = ds[i] && ds[i]->sampled,
-          .last_tick = ds[i] ? ds[i]->last : 0};
+    for (size_t i = 0; i < n; i++) {
+      const bi_domain_t *d = track(b, l->doms[i]); /* seen, asked or not */
+      ds[i] = d ? d - b->doms : -1;
     }
-    m = vs_plan_pick(&b->plan, VS_TIER_AUTO, b->cycle_no, cand, (size_t)l->n,
-                     (size_t)l->n, pick);
+    for (size_t i = 0; i < n; i++) {
+      const bi_domain_t *d = ds[i] >= 0 ? &b->doms[ds[i]] : NULL;
+      cand[i] =
+          (vs_plan_candidate_t){.eligible = d && d->asked != b->cycle_no &&
+                                            !vs_token_busy(d->outstanding),
+                                .sampled = d && d->sampled,
+                                .last_tick = d ? d->last : 0};
+    }
+    m = vs_plan_pick(&b->plan, VS_TIER_AUTO, b->cycle_no, cand, n, n, pick);
   }
   for (size_t k = 0; k < m && !stuck; k++) {
-    bi_domain_t *d = ds[pick[k]];
+    bi_domain_t *d = &b->doms[ds[pick[k]]];
     d->asked = b->cycle_no;
     stuck = cycle_domain(b, d, l->doms[pick[k]]);
   }

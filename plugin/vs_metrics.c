@@ -187,11 +187,6 @@ static void memory_metrics(emitter_t *e, const vs_domain_stats_t *st) {
 
 /* Event values of perf are counters except these three: cache occupancy in
  * bytes and memory bandwidth in bytes/s. */
-static bool perf_is_gauge(const char *event) {
-  return strcmp(event, "cmt") == 0 || strcmp(event, "mbmt") == 0 ||
-         strcmp(event, "mbml") == 0;
-}
-
 static void perf_metrics(emitter_t *e, const vs_domain_stats_t *st) {
   if (!(e->o->groups & VS_GROUP_PERF))
     return;
@@ -203,7 +198,7 @@ static void perf_metrics(emitter_t *e, const vs_domain_stats_t *st) {
       /* virt names them "perf_<event>", all as DERIVE. */
       vs_idfield_join(ti, sizeof(ti), prefixed, 2, '_');
       emit1(e, "perf", ti, derive(p->value));
-    } else if (perf_is_gauge(p->name)) {
+    } else if (vs_perf_is_gauge(p->name)) {
       vs_idfield_join(ti, sizeof(ti), prefixed, 2, '_');
       emit1(e, "gauge", ti, gauge((double)p->value));
     } else {

@@ -188,6 +188,31 @@ static size_t drop_devices(vs_device_stats_t *cur, size_t ncur,
   return dropped;
 }
 
+bool vs_perf_is_gauge(const char *event) {
+  return strcmp(event, "cmt") == 0 || strcmp(event, "mbmt") == 0 ||
+         strcmp(event, "mbml") == 0;
+}
+
+/* Perf counters of cur lower than the same event in prev: removed. */
+static size_t drop_perf(vs_domain_stats_t *cur, const vs_domain_stats_t *prev) {
+  size_t out = 0, dropped = 0;
+  for (size_t i = 0; i < cur->nperf; i++) {
+    const vs_perf_stat_t *p = NULL;
+    for (size_t j = 0; !p && j < prev->nperf; j++)
+      if (strcmp(prev->perf[j].name, cur->perf[i].name) == 0)
+        p = &prev->perf[j];
+    if (p && !vs_perf_is_gauge(cur->perf[i].name) &&
+        cur->perf[i].value < p->value) {
+      free(cur->perf[i].name);
+      dropped++;
+      continue;
+    }
+    cur->perf[out++] = cur->perf[i];
+  }
+  cur->nperf = out;
+  return dropped;
+}
+
 size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
                                         const vs_domain_stats_t *prev) {
   size_t dropped = drop_fields(&cur->cpu, &prev->cpu, cpu_counters) +
@@ -198,7 +223,7 @@ size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
       drop_devices(cur->net, cur->nnet, prev->net, prev->nnet, net_counters);
   dropped += drop_devices(cur->block, cur->nblock, prev->block, prev->nblock,
                           block_counters);
-  return dropped;
+  return dropped + drop_perf(cur, prev);
 }
 
 static int copy_devices(vs_device_stats_t **dst, size_t *ndst,
@@ -244,8 +269,24 @@ int vs_domain_stats_merge(vs_domain_stats_t *dst,
   if ((g & VS_GROUP_BLOCK) &&
       copy_devices(&dst->block, &dst->nblock, src->block, src->nblock) < 0)
     r = -ENOMEM;
-  /* perf values are gauges of their own: no history needed */
-  dst->groups |= g & ~VS_GROUP_PERF;
+  if (g & VS_GROUP_PERF) {
+    for (size_t i = 0; i < dst->nperf; i++)
+      free(dst->perf[i].name);
+    free(dst->perf);
+    dst->perf = NULL;
+    dst->nperf = 0;
+    if (src->nperf && !(dst->perf = calloc(src->nperf, sizeof(*dst->perf))))
+      r = -ENOMEM;
+    for (size_t i = 0; dst->perf && i < src->nperf; i++) {
+      if (!(dst->perf[i].name = strdup(src->perf[i].name))) {
+        r = -ENOMEM;
+        break;
+      }
+      dst->perf[i].value = src->perf[i].value;
+      dst->nperf++;
+    }
+  }
+  dst->groups |= g;
   return r;
 }
 

@@ -186,12 +186,16 @@ vs_device_stats_t *vs_device_stats_append(vs_device_stats_t **arr, size_t *n,
 /* Resize st's vCPU array to n zeroed entries. Returns 0 or -ENOMEM. */
 int vs_domain_stats_set_nvcpu(vs_domain_stats_t *st, size_t n);
 
+/* Whether a perf event's value is a level (cache occupancy, memory
+ * bandwidth: cmt, mbmt, mbml) rather than a counter. */
+bool vs_perf_is_gauge(const char *event);
+
 /* Counters of cur that are lower than in prev (the same domain's previous
- * reading) are marked absent in cur. libvirt returns such readings for a
- * domain that is being torn down (vCPU times of 0, CPU time from another
- * source); dispatching them would make collectd compute a huge rate on the
- * next reading. Devices are matched by name, vCPUs by number. Returns the
- * number of counters dropped. Sizes and states are not touched. */
+ * reading) are marked absent in cur (perf counters are removed). libvirt
+ * returns such readings for a domain that is being torn down (vCPU times of 0,
+ * CPU time from another source); dispatching them would make collectd compute a
+ * huge rate on the next reading. Devices are matched by name, vCPUs by number.
+ * Returns the number of counters dropped. Sizes and states are not touched. */
 size_t vs_domain_stats_drop_regressions(vs_domain_stats_t *cur,
                                         const vs_domain_stats_t *prev);
 

@@ -982,6 +982,79 @@ static void test_drop_regressions_fixture(void **state) {
   vs_domain_stats_clear(&paused);
 }
 
+static vs_perf_stat_t perf_stat(const char *name, uint64_t v) {
+  vs_perf_stat_t p = {.name = strdup(name), .value = v};
+  assert_non_null(p.name);
+  return p;
+}
+
+/* Perf counters that go backwards are dropped, levels (cmt) are not. */
+static void test_drop_regressions_perf(void **state) {
+  vs_domain_stats_t prev = {.groups = VS_GROUP_PERF}, cur = prev;
+  prev.perf = calloc(3, sizeof(*prev.perf));
+  cur.perf = calloc(3, sizeof(*cur.perf));
+  assert_non_null(prev.perf);
+  assert_non_null(cur.perf);
+  prev.perf[0] = perf_stat("context_switches", 30);
+  prev.perf[1] = perf_stat("cmt", 500);
+  prev.perf[2] = perf_stat("page_faults", 7);
+  prev.nperf = 3;
+  cur.perf[0] = perf_stat("context_switches", 0); /* went back: dropped */
+  cur.perf[1] = perf_stat("cmt", 100);            /* a level: kept */
+  cur.perf[2] = perf_stat("page_faults", 9);
+  cur.nperf = 3;
+  assert_int_equal(vs_domain_stats_drop_regressions(&cur, &prev), 1);
+  assert_int_equal(cur.nperf, 2);
+  assert_string_equal(cur.perf[0].name, "cmt");
+  assert_string_equal(cur.perf[1].name, "page_faults");
+  vs_domain_stats_clear(&cur);
+  vs_domain_stats_clear(&prev);
+}
+
+/* Merging replaces only the groups the newer reading has, with copies. */
+static void test_merge_groups(void **state) {
+  vs_domain_stats_t dst = {0}, a = {0}, b = {0};
+  a.groups = VS_GROUP_STATE | VS_GROUP_INTERFACE;
+  a.have_state = true;
+  a.state = 1;
+  vs_device_stats_t *n = vs_device_stats_append(&a.net, &a.nnet, "vnet0", NULL);
+  assert_non_null(n);
+  vs_fields_set(&n->f, VS_NET_RX_BYTES, 100);
+  b.groups = VS_GROUP_CPU | VS_GROUP_BLOCK | VS_GROUP_VCPU | VS_GROUP_PERF;
+  vs_fields_set(&b.cpu, VS_CPU_TIME, 5000);
+  assert_non_null(vs_device_stats_append(&b.block, &b.nblock, "vda", "/x"));
+  assert_int_equal(vs_domain_stats_set_nvcpu(&b, 2), 0);
+  vs_fields_set(&b.vcpu[1], VS_VCPU_TIME, 42);
+  b.perf = calloc(1, sizeof(*b.perf));
+  assert_non_null(b.perf);
+  b.perf[0] = perf_stat("cpu_cycles", 9);
+  b.nperf = 1;
+  assert_int_equal(vs_domain_stats_merge(&dst, &a), 0);
+  assert_int_equal(vs_domain_stats_merge(&dst, &b), 0);
+  vs_domain_stats_clear(&a);
+  vs_domain_stats_clear(&b); /* dst holds copies */
+  assert_int_equal(dst.groups, VS_GROUP_STATE | VS_GROUP_INTERFACE |
+                                   VS_GROUP_CPU | VS_GROUP_BLOCK |
+                                   VS_GROUP_VCPU | VS_GROUP_PERF);
+  assert_true(dst.have_state);
+  assert_int_equal(dst.nnet, 1);
+  assert_string_equal(dst.net[0].name, "vnet0");
+  assert_int_equal(dst.net[0].f.v[VS_NET_RX_BYTES], 100);
+  assert_int_equal(dst.cpu.v[VS_CPU_TIME], 5000);
+  assert_int_equal(dst.nblock, 1);
+  assert_string_equal(dst.block[0].path, "/x");
+  assert_int_equal(dst.nvcpu, 2);
+  assert_int_equal(dst.vcpu[1].v[VS_VCPU_TIME], 42);
+  assert_int_equal(dst.nperf, 1);
+  assert_string_equal(dst.perf[0].name, "cpu_cycles");
+  /* a newer interface reading replaces the older one, the rest stays */
+  vs_domain_stats_t c = {.groups = VS_GROUP_INTERFACE};
+  assert_int_equal(vs_domain_stats_merge(&dst, &c), 0);
+  assert_int_equal(dst.nnet, 0);
+  assert_int_equal(dst.nblock, 1);
+  vs_domain_stats_clear(&dst);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_field_table_matches_fixture_text),
@@ -1006,6 +1079,8 @@ int main(void) {
       cmocka_unit_test(test_cpu_percent),
       cmocka_unit_test(test_drop_regressions),
       cmocka_unit_test(test_drop_regressions_fixture),
+      cmocka_unit_test(test_drop_regressions_perf),
+      cmocka_unit_test(test_merge_groups),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
