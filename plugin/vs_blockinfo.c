@@ -462,11 +462,18 @@ static int pass(vs_blockinfo_t *b) {
     }
     m = vs_plan_pick(&b->plan, VS_TIER_AUTO, b->cycle_no, cand, n, n, pick);
   }
-  for (size_t k = 0; k < m && !stuck; k++) {
+  size_t k = 0;
+  for (; k < m && !stuck; k++) {
     bi_domain_t *d = &b->doms[ds[pick[k]]];
     d->asked = b->cycle_no;
     stuck = cycle_domain(b, d, l->doms[pick[k]]);
   }
+  /* Left for the second pass on a fresh connection: their turn is not
+   * used up. */
+  size_t left = 0;
+  for (; k < m; k++)
+    left += b->doms[ds[pick[k]]].sampled;
+  vs_plan_unpick(&b->plan, VS_TIER_AUTO, left);
   free(ds);
   free(cand);
   free(pick);

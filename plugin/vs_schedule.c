@@ -148,6 +148,11 @@ size_t vs_plan_pick(vs_plan_t *p, unsigned t, uint64_t tick,
   return taken;
 }
 
+void vs_plan_unpick(vs_plan_t *p, unsigned t, size_t n) {
+  vs_tier_t *tier = &p->tiers[t];
+  tier->picked = tier->picked > n ? tier->picked - n : 0;
+}
+
 static void ewma(double *avg, double x) {
   *avg = *avg > 0 ? (1 - EWMA_NEW) * *avg + EWMA_NEW * x : x;
 }

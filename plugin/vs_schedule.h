@@ -129,6 +129,11 @@ size_t vs_plan_pick(vs_plan_t *p, unsigned t, uint64_t tick,
                     const vs_plan_candidate_t *c, size_t n, size_t ndomains,
                     size_t *out);
 
+/* Give back n sampled domains vs_plan_pick() took for tier t in this read
+ * but that were not asked after all (the caller stopped early): the quota
+ * is theirs again in the same read. */
+void vs_plan_unpick(vs_plan_t *p, unsigned t, size_t n);
+
 /* A call of the tiers in mask over n domains answered after wall_ns:
  * update the measured cost. */
 void vs_plan_note_call(vs_plan_t *p, unsigned mask, size_t n, uint64_t wall_ns);

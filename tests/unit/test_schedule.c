@@ -128,6 +128,9 @@ static void test_pick(void **state) {
     assert_true(out[i] != 2 && out[i] != 5);
   /* picking again in the same read takes what is left of the quota: none */
   assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), 0);
+  /* ... unless some were given back, not asked after all */
+  vs_plan_unpick(&p, 1, 2);
+  assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), 2);
   /* ... but a domain never sampled is always taken */
   c[4].sampled = false;
   assert_int_equal(vs_plan_pick(&p, 1, 20, c, N, N, out), 1);
