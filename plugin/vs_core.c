@@ -757,8 +757,8 @@ static uint64_t check_wire(vs_core_t *c, round_t *rd, uint64_t now) {
   free(busy);
   free(failed);
   /* Slow, not stuck (yet): look again when a stuck monitor would have
-   * grown by a quarter of the threshold. */
-  rd->next_probe = vs_now_ns() + c->plan.stuck_ns / 4;
+   * grown by half the soft threshold. */
+  rd->next_probe = vs_now_ns() + vs_plan_soft_ns(c->plan.stuck_ns) / 2;
   return rd->next_probe < next ? rd->next_probe : next;
 }
 
@@ -963,7 +963,7 @@ int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,
     uint64_t next = check_wire(c, &rd, now);
     /* A call just handed to a lane is not on the wire yet: look again
      * soon rather than at the deadline. */
-    uint64_t soon = now + c->plan.stuck_ns / 8;
+    uint64_t soon = now + vs_plan_soft_ns(c->plan.stuck_ns) / 2;
     if (next > soon)
       next = soon;
     uint64_t until = next < deadline_ns ? next : deadline_ns;

@@ -225,7 +225,7 @@ bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes) {
 uint64_t vs_plan_check_at(const vs_plan_t *p, uint64_t sent_ns,
                           uint64_t expected_ns) {
   uint64_t late = 2 * expected_ns + LATE_SLACK_NS;
-  uint64_t soft = p->stuck_ns / 2;
+  uint64_t soft = vs_plan_soft_ns(p->stuck_ns);
   return sent_ns + (late > soft ? late : soft);
 }
 
@@ -235,7 +235,8 @@ long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n) {
     if (busy_ms[i] != UINT64_MAX &&
         (best < 0 || busy_ms[i] > busy_ms[(size_t)best]))
       best = (long)i;
-  if (best >= 0 && busy_ms[(size_t)best] * VS_NS_PER_MS >= p->stuck_ns / 2)
+  if (best >= 0 &&
+      busy_ms[(size_t)best] * VS_NS_PER_MS >= vs_plan_soft_ns(p->stuck_ns))
     return best;
   return -1;
 }

@@ -83,6 +83,13 @@ typedef struct {
 #define VS_GROUPS_MONITOR                                                      \
   (VS_GROUP_CPU | VS_GROUP_BALLOON | VS_GROUP_VCPU | VS_GROUP_BLOCK)
 
+/* A call held up this long (a quarter of the stuck threshold) by one busy
+ * monitor is given up and its other domains asked again; the domain is
+ * called unresponsive only at the whole threshold. */
+static inline uint64_t vs_plan_soft_ns(uint64_t stuck_ns) {
+  return stuck_ns / 4;
+}
+
 /* The default stuck threshold for a read interval: half of it, at least
  * 0.5 s and at most 5 s. A healthy monitor answers a command in
  * milliseconds, a loaded one in tens or hundreds; a frozen QEMU is reported
@@ -148,15 +155,15 @@ uint64_t vs_plan_expected_ns(const vs_plan_t *p, unsigned mask, size_t n);
  * which): worth one log line. */
 bool vs_plan_adapt(vs_plan_t *p, size_t ndomains, unsigned nlanes);
 
-/* When a call sent at sent_ns is worth probing at now_ns: it is late (twice
- * its expected wall) and old enough that a stuck monitor would show (half
- * the stuck threshold). Returns the monotonic time it becomes so. */
+/* When a call sent at sent_ns is worth probing: it is late (twice its
+ * expected wall) and old enough that a stuck monitor would show
+ * (vs_plan_soft_ns()). Returns the monotonic time it becomes so. */
 uint64_t vs_plan_check_at(const vs_plan_t *p, uint64_t sent_ns,
                           uint64_t expected_ns);
 
 /* Which domain a late call is stuck on, from the monitor busy times (ms) of
  * its n domains (UINT64_MAX: not known): the longest busy one, if that is at
- * least half the stuck threshold. Returns its index or -1 (slow, not
+ * least vs_plan_soft_ns(). Returns its index or -1 (slow, not
  * stuck). */
 long vs_plan_stuck_on(const vs_plan_t *p, const uint64_t *busy_ms, size_t n);
 

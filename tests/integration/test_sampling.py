@@ -82,7 +82,9 @@ def main():
                 for col, kind in enumerate(k):
                     if kind not in ("DERIVE", "COUNTER"):
                         continue
-                    vals = [r[1][col] for r in rows]
+                    short = [r for r in rows if len(r[1]) <= col]
+                    c.check(not short, f"{ident}: rows without data source {col}: {short[:3]}")
+                    vals = [r[1][col] for r in rows if len(r[1]) > col]
                     c.check(all(b >= a for a, b in zip(vals, vals[1:])),
                             f"{ident}[{col}] went backwards: {vals}")
 

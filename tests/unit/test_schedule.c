@@ -219,12 +219,14 @@ static void test_late_and_stuck(void **state) {
   vs_plan_t p;
   vs_plan_init(&p, VS_GROUPS_DEFAULT, false, NULL, SEC, 4, SEC);
   /* a call expected to take 100 ms: looked at after 220 ms at the
-   * earliest, and not before half the stuck threshold */
-  assert_int_equal(vs_plan_check_at(&p, 1000 * MS, 100 * MS), 1500 * MS);
+   * earliest, and not before a quarter of the stuck threshold */
+  assert_int_equal(vs_plan_check_at(&p, 1000 * MS, 100 * MS), 1250 * MS);
   assert_int_equal(vs_plan_check_at(&p, 1000 * MS, 400 * MS), 1820 * MS);
-  /* the longest busy monitor, when at least half the threshold */
-  uint64_t busy[] = {0, 120, UINT64_MAX, 30};
+  /* the longest busy monitor, when at least a quarter of the threshold */
+  uint64_t busy[] = {0, 240, UINT64_MAX, 30};
   assert_int_equal(vs_plan_stuck_on(&p, busy, 4), -1); /* slow, not stuck */
+  busy[1] = 250;
+  assert_int_equal(vs_plan_stuck_on(&p, busy, 4), 1);
   busy[1] = 600;
   assert_int_equal(vs_plan_stuck_on(&p, busy, 4), 1);
   assert_false(vs_plan_unresponsive(&p, 600));
