@@ -898,10 +898,12 @@ static void start_blockinfo(vs_core_t *c) {
 /* After answers were taken: the calls they make due. */
 static void replan(vs_core_t *c, vs_stats_mode_t *mode) {
   if (c->mode != *mode) {
-    /* The driver check answered: sample the way it said. */
+    /* The driver check answered: sample the way it said. The check was
+     * this read's call for every domain, so only the other tiers are
+     * asked now (a second one would send the same values twice). */
     *mode = c->mode;
     start_blockinfo(c);
-    plan_calls(c, false);
+    plan_calls(c, true);
   } else if (c->mode != VS_MODE_AUTO) {
     /* Domains just listed, and domains whose earlier call answered only
      * now, are asked in this read still when due. */

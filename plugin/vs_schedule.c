@@ -120,7 +120,9 @@ size_t vs_plan_pick(vs_plan_t *p, unsigned t, uint64_t tick,
     return 0;
   size_t m = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!c[i].eligible)
+    /* One sample per tier and read: a domain whose values of this read
+     * are in (its first call answered) is not asked twice. */
+    if (!c[i].eligible || (c[i].sampled && c[i].last_tick == tick))
       continue;
     /* A fixed cadence samples a domain when its interval has passed. */
     if (tier->fixed && c[i].sampled && tick < c[i].last_tick + k)

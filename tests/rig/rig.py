@@ -958,11 +958,13 @@ class Collectd:
         return set(self._csv_paths())
 
     def csv_rows(self, identifier):
-        """All rows of identifier across its dated csv files: [(epoch, [values])]."""
+        """All rows of identifier across its dated csv files, in time order:
+        [(epoch, [values])]. collectd's write threads may append two values of
+        one identifier out of order (values dispatched a few ms apart)."""
         paths = self._csv_paths().get(identifier)
         if not paths:
             raise RigError(f"no csv data for {identifier} in {self.csv_dir}")
-        return [row for p in paths for row in read_csv(p)]
+        return sorted((row for p in paths for row in read_csv(p)), key=lambda r: r[0])
 
     # -- context manager --------------------------------------------------------------------
 

@@ -112,6 +112,12 @@ static void test_pick(void **state) {
     c[i] = (vs_plan_candidate_t){.eligible = true};
   /* nobody sampled yet: everyone, quota or not */
   assert_int_equal(vs_plan_pick(&p, 1, 10, c, N, N, out), N);
+  /* their first values came in this read: not asked again in it (the
+   * quota the first values did not use notwithstanding) */
+  for (size_t i = 0; i < N; i++)
+    c[i] = (vs_plan_candidate_t){
+        .eligible = true, .sampled = true, .last_tick = 10};
+  assert_int_equal(vs_plan_pick(&p, 1, 10, c, N, N, out), 0);
   /* all sampled in read 10: due again in read 13, 3 a read */
   for (size_t i = 0; i < N; i++)
     c[i] = (vs_plan_candidate_t){
