@@ -184,10 +184,16 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
     note(r, &e);
     return 0;
   }
+  /* Earlier runs' timings never keep VMs from starting: a file that cannot
+   * be replayed is reported (r->problem, replay_failed) and stays in the
+   * spool as it was; this run still delivers (waiting behind a file that
+   * may never be readable would spool every later run). */
   vs_error_t se = {0};
   rc = vs_spool_replay(&r->spool, send_line, r, &r->replayed, &se);
-  if (rc < 0)
-    return vs_error_set(err, rc, "%s", se.msg);
+  if (rc < 0 || r->replayed.problems > 0) {
+    r->replay_failed = true;
+    note(r, &se);
+  }
   if (r->replayed.left > 0)
     r->down = true; /* keep the order: the rest of this run spools too */
   return 0;

@@ -58,13 +58,16 @@ typedef struct {
   vs_spool_t spool;
   bool spool_open;
   vs_spool_stats_t replayed; /* what the replay at open did */
+  bool replay_failed;        /* earlier timings could not all be replayed */
   size_t delivered, refused, spooled, lost;
   vs_error_t problem; /* first delivery or spool problem */
 } vs_reporter_t;
 
 /* Open the spool in spool_dir and, unless socket_path is NULL, connect
  * to collectd and replay the spool. An unreachable collectd is not an
- * error (the run spools); an unusable spool is. Returns 0 or a negative
+ * error (the run spools), nor are earlier spool files that cannot be
+ * replayed (replay_failed, problem: they stay as they were); a spool this
+ * run cannot write to is. Returns 0 or a negative
  * errno with err set. */
 int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
                      const char *spool_dir, double timeout_s, vs_error_t *err);

@@ -128,7 +128,9 @@ int main(int argc, char **argv) {
     goto out;
   }
 
-  /* The spool must be usable before anything starts (else exit 2). */
+  /* The spool must be usable before anything starts (else exit 2);
+   * earlier runs' files that cannot be replayed are reported, and never
+   * keep VMs from starting. */
   if (opts.socket_path) {
     if (vs_reporter_open(&rep, opts.socket_path, opts.spool_dir,
                          opts.socket_timeout_s, &err) < 0) {
@@ -141,6 +143,11 @@ int main(int argc, char **argv) {
               "virtscale-start: spool: delivered %zu earlier timing(s), %zu "
               "still waiting\n",
               rep.replayed.delivered, rep.replayed.left);
+    if (rep.replay_failed)
+      fprintf(stderr,
+              "virtscale-start: spool: earlier timings not all replayed "
+              "(%s); they stay in %s\n",
+              rep.problem.msg, opts.spool_dir);
     if (rep.down)
       fprintf(stderr,
               "virtscale-start: collectd unreachable (%s): timings go to "

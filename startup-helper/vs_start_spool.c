@@ -255,9 +255,70 @@ static int read_lines(int fd, char ***ret, size_t *n, size_t *damaged) {
   return 0;
 }
 
+/* Replay one file of another run: delivered lines go, the rest (after a
+ * transport failure) stays. Returns 0, or a negative errno with err set
+ * (only the first problem of a replay is kept in err) and the file as it
+ * was. */
+static int replay_file(const char *path, const char *rejected,
+                       vs_spool_send_fn send, void *ctx,
+                       vs_spool_stats_t *stats, bool *transport_down,
+                       vs_error_t *err) {
+  vs_error_t e = {0};
+  _cleanup_fd_ int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    vs_error_set(&e, -errno, "spool %s: %s", path, strerror(errno));
+    goto fail;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+    return 0; /* a run still writing it */
+  char **lines = NULL;
+  size_t count = 0, damaged = 0;
+  int r = read_lines(fd, &lines, &count, &damaged);
+  if (r < 0) {
+    vs_error_set(&e, r, "spool %s: %s", path, strerror(-r));
+    goto fail;
+  }
+  stats->damaged += damaged;
+  size_t k = 0;
+  if (!*transport_down) {
+    for (; k < count; k++) {
+      int sr = send(ctx, lines[k]);
+      if (sr == 0) {
+        stats->delivered++;
+      } else if (sr == -EPROTO) {
+        stats->rejected++;
+        if (append_file(rejected, lines[k]) < 0)
+          stats->left++; /* counted, nowhere to keep it: say so */
+      } else {
+        *transport_down = true;
+        break;
+      }
+    }
+  }
+  stats->left += count - k;
+  if (k == count) {
+    if (unlink(path) < 0 && errno != ENOENT)
+      r = vs_error_set(&e, -errno, "spool %s: %s", path, strerror(errno));
+    else
+      stats->files_done++;
+  } else if (k > 0) {
+    r = rewrite_rest(path, lines, k, count);
+    if (r < 0)
+      vs_error_set(&e, r, "spool %s: rewrite: %s", path, strerror(-r));
+  }
+  free_list(lines, count);
+  if (r == 0)
+    return 0;
+fail:
+  if (err->code == 0)
+    *err = e;
+  return e.code;
+}
+
 int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
                     vs_spool_stats_t *stats, vs_error_t *err) {
   memset(stats, 0, sizeof(*stats));
+  *err = (vs_error_t){0}; /* holds the first problem of this replay */
   char path[PATH_MAX], rejected[PATH_MAX];
   const size_t plen = sizeof(path);
   if (strlen(s->dir) + 64 > plen)
@@ -278,53 +339,11 @@ int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
     snprintf(path, plen, "%s/%s", s->dir, names[i]);
     if (s->path && strcmp(path, s->path) == 0)
       continue;
-    _cleanup_fd_ int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      r = vs_error_set(err, -errno, "spool %s: %s", path, strerror(errno));
-      break;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-      continue; /* a run still writing it */
-    char **lines = NULL;
-    size_t count = 0;
-    r = read_lines(fd, &lines, &count, &stats->damaged);
-    if (r < 0) {
-      r = vs_error_set(err, r, "spool %s: %s", path, strerror(-r));
-      break;
-    }
-    size_t k = 0;
-    if (!transport_down) {
-      for (; k < count; k++) {
-        int sr = send(ctx, lines[k]);
-        if (sr == 0) {
-          stats->delivered++;
-        } else if (sr == -EPROTO) {
-          stats->rejected++;
-          if (append_file(rejected, lines[k]) < 0)
-            stats->left++; /* counted, nowhere to keep it: say so */
-        } else {
-          transport_down = true;
-          break;
-        }
-      }
-    }
-    stats->left += count - k;
-    if (k == count) {
-      if (unlink(path) < 0 && errno != ENOENT)
-        r = vs_error_set(err, -errno, "spool %s: %s", path, strerror(errno));
-      else
-        stats->files_done++;
-    } else if (k > 0) {
-      r = rewrite_rest(path, lines, k, count);
-      if (r < 0)
-        r = vs_error_set(err, r, "spool %s: rewrite: %s", path, strerror(-r));
-    }
-    free_list(lines, count);
-    if (r < 0)
-      break;
+    if (replay_file(path, rejected, send, ctx, stats, &transport_down, err) < 0)
+      stats->problems++; /* left as it was; the next file is replayed */
   }
   free_list(names, n);
-  return r;
+  return 0;
 }
 
 int vs_spool_count(const char *dir, size_t *ret) {

@@ -46,12 +46,16 @@ typedef int (*vs_spool_send_fn)(void *ctx, const char *line);
 
 typedef struct {
   size_t delivered, rejected, left, damaged, files_done;
+  size_t problems; /* files that could not be replayed: kept as they were */
 } vs_spool_stats_t;
 
 /* Deliver every spooled line of other runs' (unlocked) files, oldest
  * first, through send. Stops at the first transport failure and keeps what
- * was not delivered. Returns 0 (see stats) or a negative errno with err set
- * when the spool itself could not be read or rewritten. */
+ * was not delivered. A file that cannot be opened, read or rewritten (a
+ * directory by that name, EACCES, EIO, ENOSPC) is left as it was, counted
+ * in stats->problems with the first such error in err, and the next file is
+ * replayed. Returns 0 (see stats) or a negative errno with err set when the
+ * spool directory itself could not be locked or listed. */
 int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
                     vs_spool_stats_t *stats, vs_error_t *err);
 

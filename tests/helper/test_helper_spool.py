@@ -49,6 +49,7 @@ def main():
             rig.Collectd(None, "", interval=1) as cd:
         first = [vms.create_one(define_only=True) for _ in range(6)]
         second = [vms.create_one(define_only=True) for _ in range(6)]
+        third = [vms.create_one(define_only=True) for _ in range(2)]
         common = ["--ready", "running", "--collectd-socket", cd.socket, "--spool", spool,
                   "--host", "hv-spool", "--progress", "plain"]
 
@@ -103,6 +104,23 @@ def main():
         check_all_values(c, cd, rep2, "mid-run")
         bad = [ln for ln in cd.log().splitlines() if "too old" in ln]
         c.check(not bad, f"collectd rejected values as too old: {bad}")
+
+        # 3. An earlier spool file that cannot be replayed (a directory by a spool
+        # file's name) is reported and never keeps VMs from starting.
+        broken = os.path.join(spool, "00000000000000000000-0.spool")
+        os.mkdir(broken)
+        rep3 = os.path.join(work, "r3.json")
+        cp = run("--max-parallel", "2", "--report", rep3, *common, *third)
+        c.check(cp.returncode == 0, f"broken spool file: exit {cp.returncode}, want 0; "
+                                    f"{cp.stderr[-500:]}")
+        c.check("not all replayed" in cp.stderr and broken in cp.stderr,
+                f"stderr does not name the broken spool file: {cp.stderr[-500:]}")
+        r3 = load_report(rep3)
+        c.check(r3["counts"]["ready"] == len(third), f"broken spool file: {r3['counts']}")
+        c.check(r3["collectd"]["delivered"] > 0 and r3["collectd"]["spooled"] == 0,
+                f"broken spool file: {r3['collectd']}")
+        c.check(os.path.isdir(broken), "the broken spool file was touched")
+        os.rmdir(broken)
     c.done()
 
 

@@ -171,6 +171,34 @@ static void test_damaged_tail(void **state) {
   vs_spool_close(&s);
 }
 
+/* A spool file that cannot be replayed (here a directory by that name)
+ * is reported and left as it was; the other files are still replayed. */
+static void test_problem_file_skipped(void **state) {
+  char bad[128];
+  snprintf(bad, sizeof(bad), "%s/00000000000000000000-1.spool", dir);
+  assert_int_equal(mkdir(bad, 0700), 0);
+  write_run();
+  vs_spool_t s;
+  vs_error_t err = {0};
+  assert_int_equal(vs_spool_open(&s, dir, &err), 0);
+  sink_t k = {0};
+  vs_spool_stats_t st;
+  assert_int_equal(vs_spool_replay(&s, sink, &k, &st, &err), 0);
+  assert_int_equal(st.problems, 1);
+  assert_int_equal(st.delivered, 3);
+  assert_int_equal(st.files_done, 1);
+  assert_int_equal(err.code, -EISDIR);
+  assert_non_null(strstr(err.msg, bad));
+  struct stat sb;
+  assert_int_equal(stat(bad, &sb), 0); /* left as it was */
+  /* a clean replay clears the error */
+  assert_int_equal(rmdir(bad), 0);
+  assert_int_equal(vs_spool_replay(&s, sink, &k, &st, &err), 0);
+  assert_int_equal(st.problems, 0);
+  assert_int_equal(err.code, 0);
+  vs_spool_close(&s);
+}
+
 static void test_errors(void **state) {
   vs_spool_t s;
   vs_error_t err = {0};
@@ -197,6 +225,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_own_and_locked_files_skipped, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_damaged_tail, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_problem_file_skipped, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
