@@ -1,6 +1,8 @@
 #include "vs_start_report.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,31 +25,56 @@ void vs_json_str(yajl_gen g, const char *s) {
 
 void vs_json_key(yajl_gen g, const char *k) { vs_json_str(g, k); }
 
+/* Written to a fresh temporary file beside path (mkstemp: O_EXCL, so a
+ * symlink planted at a predictable name is never followed; mode 0600, the
+ * report names every VM), flushed to disk, then renamed over path and the
+ * directory synced: a crash leaves the old report or the new one. */
 int vs_json_save(yajl_gen g, const char *path, vs_error_t *err) {
   const unsigned char *buf;
   size_t len;
   if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
     return vs_error_set(err, -EINVAL, "%s: JSON generation failed", path);
-  size_t plen = strlen(path) + 8;
+  size_t plen = strlen(path) + 16;
   char *tmp = malloc(plen);
-  if (!tmp)
+  char *dir = strdup(path);
+  if (!tmp || !dir) {
+    free(tmp);
+    free(dir);
     return vs_error_set(err, -ENOMEM, "out of memory");
-  snprintf(tmp, plen, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
+  }
+  snprintf(tmp, plen, "%s.XXXXXX", path);
+  int fd = mkstemp(tmp);
   int r = 0;
-  if (!f) {
+  if (fd < 0) {
     r = vs_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
   } else {
-    if (fwrite(buf, 1, len, f) != len || fputc('\n', f) == EOF)
-      r = vs_error_set(err, -EIO, "%s: write failed", tmp);
-    if (fclose(f) != 0 && r == 0)
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
       r = vs_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+      close(fd);
+    } else {
+      if (fwrite(buf, 1, len, f) != len || fputc('\n', f) == EOF ||
+          fflush(f) != 0)
+        r = vs_error_set(err, -EIO, "%s: write failed", tmp);
+      else if (fsync(fileno(f)) < 0)
+        r = vs_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+      if (fclose(f) != 0 && r == 0)
+        r = vs_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+    }
     if (r == 0 && rename(tmp, path) < 0)
       r = vs_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (r < 0)
+    if (r < 0) {
       unlink(tmp);
+    } else {
+      int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        (void)fsync(dfd); /* best effort: the file itself is on disk */
+        close(dfd);
+      }
+    }
   }
   free(tmp);
+  free(dir);
   return r;
 }
 

@@ -24,6 +24,7 @@ void vs_json_num(yajl_gen g, double v);
 void vs_json_str(yajl_gen g, const char *s);
 void vs_json_key(yajl_gen g, const char *k);
 
-/* Write the generator's buffer to path atomically. Returns 0 or a negative
- * errno with err set. */
+/* Write the generator's buffer to path atomically and durably: a fresh
+ * 0600 temporary file beside it (never a symlink planted there), fsync,
+ * rename. Returns 0 or a negative errno with err set. */
 int vs_json_save(yajl_gen g, const char *path, vs_error_t *err);
