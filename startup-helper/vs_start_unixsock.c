@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,10 @@ int vs_unixsock_connect(vs_unixsock_t *c, const char *path, double timeout_s,
                         vs_error_t *err) {
   c->fd = -1;
   c->len = 0;
-  c->timeout_ms = (int)(timeout_s * 1000);
+  /* In nanoseconds: --socket-timeout's largest value (1e7 s) overflowed
+   * an int of milliseconds (a negative or wrapped deadline). */
+  c->timeout_ns =
+      timeout_s > 0 ? (uint64_t)(timeout_s * (double)VS_NS_PER_SEC) : 0;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof(sa.sun_path))
     return vs_error_set(err, -ENAMETOOLONG, "collectd socket %s: path too long",
@@ -177,7 +181,8 @@ static int wait_fd(vs_unixsock_t *c, short events, uint64_t deadline) {
     if (now >= deadline)
       return -ETIMEDOUT;
     struct pollfd pfd = {.fd = c->fd, .events = events};
-    int r = poll(&pfd, 1, (int)((deadline - now) / VS_NS_PER_MS) + 1);
+    uint64_t ms = (deadline - now) / VS_NS_PER_MS + 1;
+    int r = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
     if (r > 0)
       return 0;
     if (r < 0 && errno != EINTR)
@@ -236,7 +241,7 @@ int vs_unixsock_command(vs_unixsock_t *c, const char *line,
                         vs_unixsock_reply_t *reply, vs_error_t *err) {
   if (c->fd < 0)
     return vs_error_set(err, -ENOTCONN, "collectd socket not connected");
-  uint64_t deadline = vs_now_ns() + (uint64_t)c->timeout_ms * VS_NS_PER_MS;
+  uint64_t deadline = vs_now_ns() + c->timeout_ns;
   size_t len = strlen(line);
   char *msg = malloc(len + 2);
   if (!msg)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/vs_error.h"
 
@@ -59,9 +60,9 @@ int vs_unixsock_parse_reply(const char *line, vs_unixsock_reply_t *ret);
 
 /* A connection to collectd's unixsock plugin. Owned by one thread. */
 typedef struct {
-  int fd; /* -1 when closed */
-  int timeout_ms;
-  char buf[4096]; /* received, not yet consumed */
+  int fd;              /* -1 when closed */
+  uint64_t timeout_ns; /* per command; --socket-timeout allows 1e7 s */
+  char buf[4096];      /* received, not yet consumed */
   size_t len;
 } vs_unixsock_t;
 

@@ -226,6 +226,17 @@ static void test_client(void **state) {
   pthread_join(th, NULL);
   assert_string_equal(f.got[0], "PUTVAL \"a/b/c\" 1:1\n");
   assert_string_equal(f.got[4], "SILENCE\n");
+
+  /* A timeout of 35 days (over INT_MAX ms) still waits for the reply. */
+  static const char *const ok[] = {"0 ok\n"};
+  fake_t g = {.listen_fd = lfd, .replies = ok, .n = 1};
+  pthread_create(&th, NULL, fake_collectd, &g);
+  assert_int_equal(vs_unixsock_connect(&c, sock, 3e6, &err), 0);
+  assert_true(c.timeout_ns == 3000000ULL * 1000000000ULL);
+  assert_int_equal(vs_unixsock_command(&c, "FLUSH", &r, &err), 0);
+  assert_string_equal(r.message, "ok");
+  vs_unixsock_close(&c);
+  pthread_join(th, NULL);
   close(lfd);
   unlink(sock);
   rmdir(path);
