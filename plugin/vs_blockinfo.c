@@ -37,6 +37,8 @@ typedef struct {
   uint64_t asked; /* the cycle it was last asked in */
   bool sampled;   /* answered at least once */
   uint64_t last;  /* the cycle it last answered in */
+  bool collides;  /* its identifier is another domain's: never asked (the
+                     read thread reports it) */
 } bi_domain_t;
 
 struct vs_blockinfo {
@@ -183,6 +185,17 @@ static void domain_clear(bi_domain_t *d) {
   memset(d, 0, sizeof(*d));
 }
 
+/* Whether another domain, not itself left out, has d's identifier. */
+static bool same_identifier(const vs_blockinfo_t *b, const bi_domain_t *d) {
+  for (size_t i = 0; i < b->ndoms; i++) {
+    const bi_domain_t *f = &b->doms[i];
+    if (f != d && f->label && !f->collides &&
+        vs_domain_label_same_id(f->label, d->label))
+      return true;
+  }
+  return false;
+}
+
 /* The entry for dom, (re)initialised when new or restarted. */
 static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
   unsigned char uuid[VIR_UUID_BUFLEN];
@@ -215,6 +228,9 @@ static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
     d->label = vs_domain_label_new(b->cfg, name, uuid_str, b->hostname);
     if (!d->name || !d->outstanding || !d->label)
       return NULL;
+    d->collides = same_identifier(b, d);
+  } else if (d->collides) {
+    d->collides = same_identifier(b, d); /* the other one may be gone */
   }
   d->seen = true;
   return d;
@@ -321,6 +337,8 @@ static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
 
 /* Ask one domain; returns whether its call got stuck (timed out). */
 static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
+  if (d->collides)
+    return false;
   if (vs_token_busy(d->outstanding))
     return false; /* never a second call on a domain that has not answered */
   bi_job_t *j = new_job(b, d, dom);

@@ -148,10 +148,44 @@ const char *vs_core_uri(const vs_core_t *c) { return vs_conns_uri(c->conns); }
 /* --- domains ---------------------------------------------------------------
  */
 
+/* Another tracked domain whose values would carry e's identifier, or NULL.
+ * The configuration refuses formats without the name or the UUID and the
+ * identifier fields are one-to-one up to a 64-bit hash of long names: this
+ * is the net under that, never mixing two domains' values. */
+static const vs_domain_entry_t *same_identifier(const vs_core_t *c,
+                                                const vs_domain_entry_t *e) {
+  for (size_t i = 0; i < c->table.n; i++) {
+    const vs_domain_entry_t *f = c->table.entries[i];
+    if (f != e && f->label && !f->collides &&
+        vs_domain_label_same_id(f->label, e->label))
+      return f;
+  }
+  return NULL;
+}
+
+/* Two domains never share an identifier: the one tracked later is left out
+ * (reported once, when it starts to collide) until the other is gone. */
+static void check_identifier(vs_core_t *c, round_t *rd, vs_domain_entry_t *e,
+                             bool relabeled) {
+  if (!relabeled && !e->collides)
+    return;
+  const vs_domain_entry_t *f = same_identifier(c, e);
+  if (f && !e->collides) {
+    char msg[VS_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg),
+             "not reported: its identifier (host \"%s\", plugin instance "
+             "\"%s\") is already domain \"%s\"'s",
+             e->label->host, e->label->plugin_instance, f->label->name);
+    vs_sample_add_problem(rd->s, e->label->name, msg, true);
+  }
+  e->collides = f != NULL;
+}
+
 /* The entry for a record, created or refreshed (a restart resets what was
  * known of the old run). NULL when the Domain filter leaves it out or on
  * ENOMEM. */
-static vs_domain_entry_t *track(vs_core_t *c, const vs_record_t *rec) {
+static vs_domain_entry_t *track(vs_core_t *c, round_t *rd,
+                                const vs_record_t *rec) {
   const char *names[] = {rec->name};
   if (!vs_filter_selects(&c->cfg->domains, names, 1))
     return NULL;
@@ -171,6 +205,10 @@ static vs_domain_entry_t *track(vs_core_t *c, const vs_record_t *rec) {
     if (!is_new)
       vs_domain_entry_reset(e);
     e->id = rec->id;
+    e->collides = false;
+    check_identifier(c, rd, e, true);
+  } else {
+    check_identifier(c, rd, e, false); /* the other one may be gone */
   }
   return e;
 }
@@ -336,11 +374,11 @@ static void plan_calls(vs_core_t *c, bool more) {
       const vs_domain_entry_t *e = c->table.entries[i];
       /* At most one job-taking call per domain out at a time; a stuck
        * monitor is left alone until its call returned. */
-      cand[i] =
-          (vs_plan_candidate_t){.eligible = e->listed == c->listing &&
-                                            !(e->out & job_tiers) && !e->stuck,
-                                .sampled = e->sampled[t],
-                                .last_tick = e->last_tick[t]};
+      cand[i] = (vs_plan_candidate_t){.eligible = e->listed == c->listing &&
+                                                  !(e->out & job_tiers) &&
+                                                  !e->stuck && !e->collides,
+                                      .sampled = e->sampled[t],
+                                      .last_tick = e->last_tick[t]};
     }
     size_t m = vs_plan_pick(&c->plan, t, c->tick, cand, n, n, pick);
     for (size_t i = 0; i < m; i++)
@@ -352,7 +390,8 @@ static void plan_calls(vs_core_t *c, bool more) {
      * small host. */
     size_t running = 0, due1 = 0;
     for (size_t i = 0; i < n; i++) {
-      running += c->table.entries[i]->listed == c->listing;
+      running += c->table.entries[i]->listed == c->listing &&
+                 !c->table.entries[i]->collides;
       due1 += (due[i] >> VS_TIER_AUTO) & 1u;
     }
     unsigned mask = 1u << VS_TIER_ALL;
@@ -439,14 +478,17 @@ static void cpu_percent(const vs_core_t *c, vs_domain_entry_t *e,
 /* One domain's record of an answered call into the read. */
 static void take_record(vs_core_t *c, round_t *rd, const vs_call_t *call,
                         vs_record_t *rec) {
-  vs_domain_entry_t *e =
-      call->all ? track(c, rec) : vs_domain_table_find(&c->table, &rec->uuid);
+  vs_domain_entry_t *e = call->all
+                             ? track(c, rd, rec)
+                             : vs_domain_table_find(&c->table, &rec->uuid);
   if (!e || rec->gone)
     return;
   if (call->all)
     e->listed = c->listing;
   else if (e->id != rec->id)
     return; /* restarted since it was asked: the listing resets it */
+  if (e->collides)
+    return;
   if (rec->problem) {
     e->problem = true;
     vs_sample_add_problem(rd->s, e->label->name, rec->problem, !e->had_problem);
@@ -824,7 +866,7 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
       sampled = sampled || (e->sampled[t] && e->last_tick[t] == c->tick);
     e->had_problem = e->problem;
     e->problem = false;
-    if (e->listed != c->listing)
+    if (e->listed != c->listing || e->collides)
       continue;
     if (s->status)
       s->status[s->nstatus++] =

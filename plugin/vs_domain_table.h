@@ -48,6 +48,9 @@ typedef struct {
   bool unresponsive; /* declared (notified) */
   bool problem;      /* a problem was reported in this read */
   bool had_problem;  /* ... in the previous read */
+  /* its identifier (host, plugin instance) is another tracked domain's:
+   * nothing of it is dispatched while that one runs */
+  bool collides;
 } vs_domain_entry_t;
 
 typedef struct {

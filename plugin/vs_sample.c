@@ -3,6 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool vs_domain_label_same_id(const vs_domain_label_t *a,
+                             const vs_domain_label_t *b) {
+  return strcmp(a->host, b->host) == 0 &&
+         strcmp(a->plugin_instance, b->plugin_instance) == 0;
+}
+
 vs_domain_label_t *vs_domain_label_ref(vs_domain_label_t *l) {
   atomic_fetch_add(&l->refs, 1);
   return l;

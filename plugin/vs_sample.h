@@ -26,6 +26,9 @@ typedef struct {
 } vs_domain_label_t;
 
 vs_domain_label_t *vs_domain_label_ref(vs_domain_label_t *l);
+/* Whether two domains' values would carry one identifier. */
+bool vs_domain_label_same_id(const vs_domain_label_t *a,
+                             const vs_domain_label_t *b);
 void vs_domain_label_unref(vs_domain_label_t *l); /* NULL-safe */
 
 /* Statistics of one domain from one answer. A domain may have several in a

@@ -390,6 +390,43 @@ static void test_domains_come_and_go(void **state) {
 
 /* libvirt's test driver answers only the state group in bulk: mode auto
  * falls back to per-domain sampling, one domain per call. */
+/* Domains whose identifiers would be one (the configuration refuses such
+ * formats, so they are set here past it: HostnameFormat "hostname" and no
+ * plugin instance, the stand-in for a hash collision of two long names):
+ * only the first is reported, each other one is named once as left out,
+ * and none of its values or states is dispatched. */
+static void test_identifier_collision(void **state) {
+  fake_reset(3, 1);
+  rig_t r;
+  rig_up(&r, ms(200), "fake:///", &fake_api);
+  r.cfg.host_format = (vs_format_t){.parts = {VS_PART_HOSTNAME}, .n = 1};
+  r.cfg.plugin_instance_format = (vs_format_t){.n = 0};
+  rig_start(&r, &fake_api);
+  size_t told = 0;
+  for (int i = 0; i < 4; i++) {
+    vs_sample_t s;
+    rig_read(&r, &s);
+    const char *first = NULL;
+    for (size_t k = 0; k < s.nresults; k++) {
+      if (!first)
+        first = s.results[k].label->name;
+      if (strcmp(s.results[k].label->name, first) != 0)
+        fail_msg("read %d: values of %s and of %s on one identifier", i, first,
+                 s.results[k].label->name);
+    }
+    assert_non_null(first);
+    assert_int_equal(s.nstatus, 1);
+    for (size_t k = 0; k < s.nproblems; k++) {
+      assert_non_null(strstr(s.problems[k].message, "not reported"));
+      assert_non_null(strstr(s.problems[k].message, first));
+      told++;
+    }
+    vs_sample_clear(&s);
+  }
+  assert_int_equal(told, 2); /* once for each of the other two */
+  rig_down(&r);
+}
+
 static void test_test_driver_per_domain(void **state) {
   rig_t r;
   rig_up(&r, ms(300), "test:///default", NULL);
@@ -420,6 +457,7 @@ int main(void) {
       cmocka_unit_test(test_frozen_monitor),
       cmocka_unit_test(test_silent_libvirtd),
       cmocka_unit_test(test_domains_come_and_go),
+      cmocka_unit_test(test_identifier_collision),
       cmocka_unit_test(test_test_driver_per_domain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
