@@ -27,6 +27,15 @@ def spool_lines(spool):
 def check_all_values(c, cd, report, what):
     """Every phase of every VM of report in csv exactly once, value and time as reported."""
     r = load_report(report)
+    idents = [f"{v['name']}/virtscale_start/duration-{p}" for v in r["vms"] for p in PHASES]
+
+    def written():  # collectd's write threads take the values in no fixed order
+        have = cd.identifiers()
+        return all(i in have and cd.csv_rows(i) for i in idents)
+    try:
+        rig.wait_for(written, 15, what=f"{what}: every value in csv")
+    except rig.RigError:
+        pass  # the checks below say which
     for v in r["vms"]:
         for p in PHASES:
             ident = f"{v['name']}/virtscale_start/duration-{p}"
