@@ -39,6 +39,8 @@ typedef struct {
   size_t key_offset;
   bool nomem, too_deep;
   size_t deep_offset; /* where the container that went too deep opens */
+  bool has_nul;       /* a string or key held \u0000 */
+  size_t nul_offset;  /* where it opens */
 } builder_t;
 
 static void node_free(node_t *n) {
@@ -156,14 +158,28 @@ static int on_number(void *ctx, const char *s, size_t len) {
   return text_node(b, N_NUMBER, consumed(b) - len, s, len);
 }
 
+/* A string holding \u0000 would be cut there by every C string after it
+ * (a VM name "web\u0000x" read as "web"): refused, with its place. */
+static bool nul_inside(builder_t *b, const unsigned char *s, size_t len) {
+  if (!memchr(s, '\0', len))
+    return false;
+  b->has_nul = true;
+  b->nul_offset = string_start(b->text, consumed(b));
+  return true;
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len) {
   builder_t *b = ctx;
+  if (nul_inside(b, s, len))
+    return 0;
   return text_node(b, N_STRING, string_start(b->text, consumed(b)),
                    (const char *)s, len);
 }
 
 static int on_key(void *ctx, const unsigned char *s, size_t len) {
   builder_t *b = ctx;
+  if (nul_inside(b, s, len))
+    return 0;
   free(b->key);
   b->key = strndup((const char *)s, len);
   b->key_offset = string_start(b->text, consumed(b));
@@ -477,6 +493,8 @@ int vs_start_plan_parse(const char *text, size_t len, const char *name,
     r = vs_error_set(err, -ENOMEM, "out of memory");
   } else if (b.too_deep) {
     r = fail_at(&p, b.deep_offset, "nested deeper than %d levels", MAX_DEPTH);
+  } else if (b.has_nul) {
+    r = fail_at(&p, b.nul_offset, "a string with \\u0000 (a NUL character)");
   } else if (st != yajl_status_ok) {
     unsigned char *msg = yajl_get_error(b.h, 0, NULL, 0);
     char *nl = strchr((char *)msg, '\n');
