@@ -222,6 +222,7 @@ int vs_reporter_line(void *reporter, const char *line) {
     return rc;
   }
   r->spooled++;
+  r->unsynced++;
   return 0;
 }
 
@@ -229,9 +230,13 @@ int vs_reporter_sync(vs_reporter_t *r) {
   vs_error_t e = {0};
   int rc = vs_spool_sync(&r->spool, &e);
   if (rc < 0) {
+    /* What was synced before is on disk; of the lines since, none can be
+     * counted on. Counted once, as lost, not also as spooled. */
     note(r, &e);
-    r->lost += r->spooled; /* cannot tell which made it */
+    r->lost += r->unsynced;
+    r->spooled -= r->unsynced;
   }
+  r->unsynced = 0;
   return rc;
 }
 

@@ -60,6 +60,7 @@ typedef struct {
   vs_spool_stats_t replayed; /* what the replay at open did */
   bool replay_failed;        /* earlier timings could not all be replayed */
   size_t delivered, refused, spooled, lost;
+  size_t unsynced;    /* spooled since the last successful sync */
   vs_error_t problem; /* first delivery or spool problem */
 } vs_reporter_t;
 

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "vs_start_collectd.h"
 #include "vs_start_spool.h"
 
 typedef struct {
@@ -199,6 +200,36 @@ static void test_problem_file_skipped(void **state) {
   vs_spool_close(&s);
 }
 
+/* A failed sync counts the lines spooled since the last good one as lost,
+ * once: not every spooled line, and not again at the next failed sync. */
+static void test_reporter_sync_failure(void **state) {
+  char sock[128];
+  snprintf(sock, sizeof(sock), "%s/no-collectd", dir);
+  vs_reporter_t r;
+  vs_error_t err = {0};
+  assert_int_equal(vs_reporter_open(&r, sock, dir, 1, &err), 0);
+  assert_true(r.down); /* no collectd: everything goes to the spool */
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(vs_reporter_line(&r, lines[i]), 0);
+  assert_int_equal(vs_reporter_sync(&r), 0);
+  assert_int_equal(r.spooled, 3);
+  /* the spool file turns into something fdatasync refuses (a pipe) */
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_true(dup2(p[1], r.spool.fd) >= 0);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(vs_reporter_line(&r, lines[i]), 0);
+  assert_true(vs_reporter_sync(&r) < 0);
+  assert_int_equal(r.lost, 2);
+  assert_int_equal(r.spooled, 3);
+  assert_true(vs_reporter_sync(&r) < 0);
+  assert_int_equal(r.lost, 2);
+  assert_int_equal(r.spooled, 3);
+  vs_reporter_close(&r);
+  close(p[0]);
+  close(p[1]);
+}
+
 static void test_errors(void **state) {
   vs_spool_t s;
   vs_error_t err = {0};
@@ -226,6 +257,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_damaged_tail, setup, teardown),
       cmocka_unit_test_setup_teardown(test_problem_file_skipped, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_reporter_sync_failure, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
   };
