@@ -8,8 +8,6 @@
 #include "common/vs_thread.h"
 #include "common/vs_time.h"
 
-#define MAX_LANES 17 /* MaxConnections (at most 16) + the job-free lane */
-
 /* Shared by the handle and every lane's job; freed by the last of them (an
  * abandoned lane may outlive the handle). */
 typedef struct {
@@ -40,7 +38,7 @@ struct vs_calls {
   struct {
     lane_t *lane; /* NULL: idle */
     vs_job_t *job;
-  } slot[MAX_LANES];
+  } slot[VS_LANES_MAX];
 };
 
 static void shared_unref_locked(shared_t *s) {
@@ -176,7 +174,7 @@ int vs_calls_new(vs_executor_t *ex, unsigned max_lanes, vs_calls_t **ret,
   vs_cond_init(&s->answered);
   s->refs = 1;
   q->s = s;
-  q->max_lanes = max_lanes > MAX_LANES ? MAX_LANES : max_lanes;
+  q->max_lanes = max_lanes > VS_LANES_MAX ? VS_LANES_MAX : max_lanes;
   /* With a single lane there is none to reserve. */
   s->reserved = q->max_lanes > 1 ? q->max_lanes - 1 : UINT32_MAX;
   q->ex = ex;

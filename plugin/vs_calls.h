@@ -59,8 +59,6 @@ void vs_calls_queue(vs_calls_t *q, vs_call_t *call, bool front);
 /* Put idle lanes to work while calls are queued: lane i sends on conns[i]
  * (NULL: that lane has no connection now). Returns how many lanes are busy.
  */
-/* Counts of queued calls: all of them, and the job-free ones. */
-void vs_calls_queued_split(vs_calls_t *q, size_t *all, size_t *job_free);
 unsigned vs_calls_kick(vs_calls_t *q, vs_conn_t *const *conns, size_t nconns);
 
 /* The next answered call, waiting until deadline_ns. Returns 0 and *ret
@@ -83,4 +81,6 @@ vs_call_t *vs_calls_unqueue(vs_calls_t *q);
 
 /* Counts: calls queued, and lanes with a call on the wire. */
 size_t vs_calls_queued(vs_calls_t *q);
+/* Counts of queued calls: all of them, and the job-free ones. */
+void vs_calls_queued_split(vs_calls_t *q, size_t *all, size_t *job_free);
 unsigned vs_calls_busy(vs_calls_t *q);

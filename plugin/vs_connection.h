@@ -13,6 +13,10 @@
 #include "vs_token.h"
 #include "vs_virt_api.h"
 
+/* Sampling connections held at once: MaxConnections (at most 16) and the
+ * one reserved for job-free calls. */
+#define VS_LANES_MAX 17
+
 typedef struct vs_conn vs_conn_t;
 
 /* Open a connection through api on a worker of ex, waiting until

@@ -6,11 +6,9 @@
 
 #include "vs_token.h"
 
-#define MAX_LANES 17 /* MaxConnections (at most 16) + the job-free lane */
-
 struct vs_conns {
   vs_conns_opts_t o;
-  vs_conn_t *lanes[MAX_LANES];
+  vs_conn_t *lanes[VS_LANES_MAX];
   vs_conn_t *probe;
   vs_conn_t *events;
   vs_conn_t **retired;
@@ -31,8 +29,8 @@ int vs_conns_new(const vs_conns_opts_t *o, vs_conns_t **ret, vs_error_t *err) {
     return vs_error_set(err, -ENOMEM, "out of memory");
   }
   cs->o = *o;
-  if (cs->o.max_lanes > MAX_LANES)
-    cs->o.max_lanes = MAX_LANES;
+  if (cs->o.max_lanes > VS_LANES_MAX)
+    cs->o.max_lanes = VS_LANES_MAX;
   if (cs->o.max_lanes == 0)
     cs->o.max_lanes = 1;
   *ret = cs;

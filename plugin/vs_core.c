@@ -165,10 +165,7 @@ static const vs_domain_entry_t *same_identifier(const vs_core_t *c,
 
 /* Two domains never share an identifier: the one tracked later is left out
  * (reported once, when it starts to collide) until the other is gone. */
-static void check_identifier(vs_core_t *c, round_t *rd, vs_domain_entry_t *e,
-                             bool relabeled) {
-  if (!relabeled && !e->collides)
-    return;
+static void check_identifier(vs_core_t *c, round_t *rd, vs_domain_entry_t *e) {
   const vs_domain_entry_t *f = same_identifier(c, e);
   if (f && !e->collides) {
     char msg[VS_ERROR_MSG_MAX];
@@ -206,9 +203,9 @@ static vs_domain_entry_t *track(vs_core_t *c, round_t *rd,
       vs_domain_entry_reset(e);
     e->id = rec->id;
     e->collides = false;
-    check_identifier(c, rd, e, true);
-  } else {
-    check_identifier(c, rd, e, false); /* the other one may be gone */
+    check_identifier(c, rd, e);
+  } else if (e->collides) {
+    check_identifier(c, rd, e); /* the other one may be gone */
   }
   return e;
 }
@@ -440,8 +437,8 @@ static void kick(vs_core_t *c, uint64_t deadline) {
   vs_conns_want_lanes(c->conns, want, deadline);
   if (job_free > 0)
     vs_conns_want_lane(c->conns, nlanes, deadline);
-  vs_conn_t *lanes[17] = {0};
-  for (unsigned i = 0; i <= nlanes && i < 17; i++)
+  vs_conn_t *lanes[VS_LANES_MAX] = {0};
+  for (unsigned i = 0; i <= nlanes && i < VS_LANES_MAX; i++)
     lanes[i] = vs_conns_lane(c->conns, i);
   vs_calls_kick(c->calls, lanes, nlanes + 1);
 }
@@ -941,16 +938,15 @@ static void start_blockinfo(vs_core_t *c) {
 static void replan(vs_core_t *c, vs_stats_mode_t *mode) {
   if (c->mode != *mode) {
     /* The driver check answered: sample the way it said. The check was
-     * this read's call for every domain, so only the other tiers are
-     * asked now (a second one would send the same values twice). */
+     * this read's call for every domain, so below only the other tiers
+     * are asked (a second one would send the same values twice). */
     *mode = c->mode;
     start_blockinfo(c);
-    plan_calls(c, true);
-  } else if (c->mode != VS_MODE_AUTO) {
-    /* Domains just listed, and domains whose earlier call answered only
-     * now, are asked in this read still when due. */
-    plan_calls(c, true);
   }
+  /* Domains just listed, and domains whose earlier call answered only now,
+   * are asked in this read still when due. */
+  if (c->mode != VS_MODE_AUTO)
+    plan_calls(c, true);
 }
 
 int vs_core_sample(vs_core_t *c, uint64_t deadline_ns, vs_sample_t *s,

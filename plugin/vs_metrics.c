@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vs_cleanup.h"
 #include "common/vs_idfield.h"
 #include "common/vs_time.h"
 
 #define KIB 1024
-
-static void freep(void *p) { free(*(void **)p); }
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 typedef struct {
   const vs_metrics_opts_t *o;

@@ -12,20 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/vs_cleanup.h"
 #include "common/vs_time.h"
-
-static void closep(int *fd) {
-  if (*fd >= 0)
-    close(*fd);
-}
-static void freep(void *p) { free(*(void **)p); }
-static void fclosep(FILE **f) {
-  if (*f)
-    fclose(*f);
-}
-#define _cleanup_fd_ __attribute__((cleanup(closep)))
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_file_ __attribute__((cleanup(fclosep)))
 
 int vs_spool_open(vs_spool_t *s, const char *dir, vs_error_t *err) {
   memset(s, 0, sizeof(*s));

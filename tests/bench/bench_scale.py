@@ -263,7 +263,7 @@ def main():
                     f.result()
             print(f"{n} VMs ({min(n, a.running)} running, {vms.domain_type}); created "
                   f"{n - have} in {time.monotonic() - t:.0f} s", flush=True)
-            running = [nm for nm in sorted(vms.names())[:a.running]]
+            running = sorted(vms.names())[:a.running]
             if running:  # past their firmware: the guests then halt for good
                 print(f"  running VMs idle after {vms.wait_idle(300, names=running):.0f} s",
                       flush=True)

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from xml.sax.saxutils import escape, quoteattr
@@ -133,7 +134,6 @@ def proc_cpu_ns(pid):
 def thread_counts(collectd, period=0.25):
     """Sample collectd's thread count every period seconds while the with block runs;
     yields the list the counts are appended to."""
-    import threading
     counts, stop = [], threading.Event()
 
     def watch():
@@ -409,7 +409,6 @@ class VMs:
         self._persistent = set()
         self._images = []
         self._taps = set()
-        import threading
         self._template_lock = threading.Lock()
         _acquire_host()
         self._holds_host = True
