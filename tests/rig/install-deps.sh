@@ -15,6 +15,11 @@ PACKAGES=(
   # rig, checks, benchmarks
   python3 iproute2 clang-format shellcheck cppcheck valgrind procps
   cpio busybox-static gnuplot-nox
+  # ecosystem: packaging, man pages, Prometheus (collectd's write_prometheus
+  # needs protobuf-c and microhttpd, which collectd-core does not pull in),
+  # RRD graphs, network namespaces
+  dpkg-dev file man-db groff-base
+  prometheus libprotobuf-c1 libmicrohttpd12 rrdtool librrd8
 )
 
 if [[ ${EUID} -ne 0 ]]; then
