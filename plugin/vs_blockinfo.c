@@ -24,15 +24,18 @@
  * it, the read thread never sees it). */
 typedef struct {
   unsigned char uuid[VIR_UUID_BUFLEN];
+  char uuid_str[VIR_UUID_STRING_BUFLEN];
   int id;
   char *name;
   vs_domain_label_t *label; /* how it is named in identifiers */
   vs_domxml_devices_t devices;
   bool devices_known;
-  bool *armed;             /* per disk: block threshold set */
-  vs_token_t *outstanding; /* busy while a call on it is out */
-  bool timeout_noted;      /* the current stuck call was notified */
-  bool problem_noted;      /* a failing call was notified */
+  virDomainBlockInfo *sizes; /* per disk: its last sizes (arming thresholds) */
+  bool *sizes_ok;            /* per disk: sizes holds an answer */
+  uint64_t sizes_ns;         /* when the call that read sizes was sent */
+  vs_token_t *outstanding;   /* busy while a call on it is out */
+  bool timeout_noted;        /* the current stuck call was notified */
+  bool problem_noted;        /* a failing call was notified */
   bool seen;
   uint64_t asked; /* the cycle it was last asked in */
   bool sampled;   /* answered at least once */
@@ -40,6 +43,18 @@ typedef struct {
   bool collides;  /* its identifier is another domain's: never asked (the
                      read thread reports it) */
 } bi_domain_t;
+
+/* A block threshold virtscale set, by domain UUID and disk target. The
+ * block-info thread adds it before the call that sets it; the event loop
+ * thread marks it fired when libvirt says it was crossed. Only these are
+ * reported: thresholds other tools set, on any domain, are theirs. */
+typedef struct {
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  char *dev;
+  unsigned long long at; /* bytes */
+  bool fired;
+  uint64_t fired_ns; /* when (vs_now_ns) */
+} bi_armed_t;
 
 struct vs_blockinfo {
   const vs_config_t *cfg; /* borrowed, immutable */
@@ -61,6 +76,10 @@ struct vs_blockinfo {
   pthread_mutex_t lock; /* guards stop and wake */
   pthread_cond_t wake;
   bool stop;
+  atomic_bool stopping;       /* stop, read between calls without the lock */
+  pthread_mutex_t armed_lock; /* guards armed, narmed */
+  bi_armed_t *armed;
+  size_t narmed;
   atomic_uint_fast64_t timeouts;
   uint64_t cycle_no; /* the thread's own */
   /* The same budget logic as the sampler's monitor tier (vs_schedule.h):
@@ -77,12 +96,77 @@ bool vs_blockinfo_wanted(const vs_config_t *cfg, vs_stats_mode_t mode) {
          cfg->blockinfo_interval > 0;
 }
 
+/* --- thresholds virtscale set (armed_lock held) --------------------------- */
+
+static bi_armed_t *armed_find(vs_blockinfo_t *b, const char *uuid,
+                              const char *dev) {
+  for (size_t i = 0; i < b->narmed; i++)
+    if (strcmp(b->armed[i].uuid, uuid) == 0 &&
+        strcmp(b->armed[i].dev, dev) == 0)
+      return &b->armed[i];
+  return NULL;
+}
+
+/* Set, not yet fired; -ENOMEM when it cannot be recorded. */
+static int armed_set(vs_blockinfo_t *b, const char *uuid, const char *dev,
+                     unsigned long long at) {
+  bi_armed_t *a = armed_find(b, uuid, dev);
+  if (!a) {
+    char *d = strdup(dev);
+    bi_armed_t *p = d ? realloc(b->armed, (b->narmed + 1) * sizeof(*p)) : NULL;
+    if (!p) {
+      free(d);
+      return -ENOMEM;
+    }
+    b->armed = p;
+    a = &p[b->narmed++];
+    snprintf(a->uuid, sizeof(a->uuid), "%s", uuid);
+    a->dev = d;
+  }
+  a->at = at;
+  a->fired = false;
+  return 0;
+}
+
+/* Forget the thresholds of one disk (dev) or of every disk (dev NULL). */
+static void armed_drop(vs_blockinfo_t *b, const char *uuid, const char *dev) {
+  size_t out = 0;
+  for (size_t i = 0; i < b->narmed; i++) {
+    bi_armed_t *a = &b->armed[i];
+    if (strcmp(a->uuid, uuid) == 0 && (!dev || strcmp(a->dev, dev) == 0))
+      free(a->dev);
+    else
+      b->armed[out++] = *a;
+  }
+  b->narmed = out;
+}
+
+static void armed_drop_locked(vs_blockinfo_t *b, const char *uuid,
+                              const char *dev) {
+  vs_lock(&b->armed_lock);
+  armed_drop(b, uuid, dev);
+  vs_unlock(&b->armed_lock);
+}
+
 /* --- event loop thread --------------------------------------------------- */
 
 static void on_threshold(void *ud, const vs_event_domain_t *dom,
                          const char *dev, unsigned long long threshold,
                          unsigned long long excess) {
-  vs_blockinfo_t *b = ud; /* only immutable fields are read */
+  vs_blockinfo_t *b = ud; /* immutable fields and the armed table */
+  /* Ours only when we set exactly this threshold and it has not fired yet:
+   * libvirt reports each crossing twice, by target ("vda") and by index
+   * ("vda[1]"), and reports thresholds other tools set too. */
+  vs_lock(&b->armed_lock);
+  bi_armed_t *a = dom->uuid ? armed_find(b, dom->uuid, dev) : NULL;
+  bool ours = a && a->at == threshold && !a->fired;
+  if (ours) {
+    a->fired = true;
+    a->fired_ns = vs_now_ns();
+  }
+  vs_unlock(&b->armed_lock);
+  if (!ours)
+    return;
   const char *name = dom->name;
   char host[VS_IDENT_MAX], pinst[VS_IDENT_MAX], ti[VS_IDENT_MAX];
   vs_domain_names(b->cfg, name, dom->uuid, b->hostname, host, pinst);
@@ -100,9 +184,8 @@ typedef struct {
   virDomainPtr dom;
   vs_token_t *outstanding;
   bool need_xml;
-  double threshold_pct;        /* 0: none */
   vs_domxml_devices_t devices; /* in (copy) or fetched */
-  bool *arm;                   /* in: per disk, arm the threshold */
+  unsigned long long *arm_at;  /* in: per disk, the threshold to set (0: no) */
   /* results */
   virDomainBlockInfo *info;
   bool *ok;
@@ -138,11 +221,9 @@ static void bi_fn(void *arg) {
     if (!j->ok[i] && !j->problem[0])
       snprintf(j->problem, sizeof(j->problem), "virDomainGetBlockInfo(%s): %s",
                dev, virGetLastErrorMessage());
-    if (j->ok[i] && j->threshold_pct > 0 && j->arm && j->arm[i] &&
-        j->info[i].capacity > 0) {
-      unsigned long long t =
-          (unsigned long long)(j->info[i].capacity * j->threshold_pct / 100);
-      j->armed[i] = virDomainSetBlockThreshold(j->dom, dev, t, 0) == 0;
+    if (j->arm_at && j->arm_at[i] > 0) {
+      j->armed[i] =
+          virDomainSetBlockThreshold(j->dom, dev, j->arm_at[i], 0) == 0;
       if (!j->armed[i] && !j->problem[0])
         snprintf(j->problem, sizeof(j->problem),
                  "virDomainSetBlockThreshold(%s): %s", dev,
@@ -159,7 +240,7 @@ static void bi_release(void *arg) {
   virDomainFree(j->dom);
   vs_token_unref(j->outstanding);
   vs_domxml_devices_clear(&j->devices);
-  free(j->arm);
+  free(j->arm_at);
   free(j->info);
   free(j->ok);
   free(j->armed);
@@ -179,7 +260,8 @@ static bi_domain_t *find_domain(vs_blockinfo_t *b, const unsigned char *uuid) {
 static void domain_clear(bi_domain_t *d) {
   free(d->name);
   vs_domxml_devices_clear(&d->devices);
-  free(d->armed);
+  free(d->sizes);
+  free(d->sizes_ok);
   vs_token_unref(d->outstanding);
   vs_domain_label_unref(d->label);
   memset(d, 0, sizeof(*d));
@@ -208,7 +290,9 @@ static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
   int id = (int)virDomainGetID(dom);
   bi_domain_t *d = find_domain(b, uuid);
   if (d && d->id != id) {
-    /* Restarted: a call still out on the old run keeps its own token. */
+    /* Restarted: a call still out on the old run keeps its own token, and
+     * the new QEMU has none of the old one's thresholds. */
+    armed_drop_locked(b, d->uuid_str, NULL);
     domain_clear(d);
   } else if (!d) {
     bi_domain_t *p = realloc(b->doms, (b->ndoms + 1) * sizeof(*p));
@@ -219,13 +303,12 @@ static bi_domain_t *track(vs_blockinfo_t *b, virDomainPtr dom) {
     memset(d, 0, sizeof(*d));
   }
   if (!d->name) {
-    char uuid_str[VIR_UUID_STRING_BUFLEN];
-    virDomainGetUUIDString(dom, uuid_str);
+    virDomainGetUUIDString(dom, d->uuid_str);
     memcpy(d->uuid, uuid, VIR_UUID_BUFLEN);
     d->id = id;
     d->name = strdup(name);
     d->outstanding = vs_token_new();
-    d->label = vs_domain_label_new(b->cfg, name, uuid_str, b->hostname);
+    d->label = vs_domain_label_new(b->cfg, name, d->uuid_str, b->hostname);
     if (!d->name || !d->outstanding || !d->label)
       return NULL;
     d->collides = same_identifier(b, d);
@@ -243,6 +326,7 @@ static void sweep(vs_blockinfo_t *b) {
       b->doms[i].seen = false;
       b->doms[out++] = b->doms[i];
     } else {
+      armed_drop_locked(b, b->doms[i].uuid_str, NULL);
       domain_clear(&b->doms[i]);
     }
   }
@@ -304,6 +388,32 @@ void vs_blockinfo_take(vs_blockinfo_t *b, vs_sample_t *s) {
   free(mail);
 }
 
+/* The threshold to set on disk i now (recorded as set), or 0. From the
+ * disk's last sizes: a disk is armed once, again when its capacity changed
+ * (a grown thin disk gets the threshold at its new size) and, after the
+ * threshold fired (libvirt removes it then), once its allocation is back
+ * under it. Never again at the same size while the disk stays over it:
+ * that would report every write. */
+static unsigned long long arm_level(vs_blockinfo_t *b, const bi_domain_t *d,
+                                    size_t i) {
+  if (b->cfg->block_threshold <= 0 || !d->sizes_ok || !d->sizes_ok[i] ||
+      d->sizes[i].capacity == 0)
+    return 0;
+  unsigned long long at = (unsigned long long)((double)d->sizes[i].capacity *
+                                               b->cfg->block_threshold / 100);
+  const char *dev = d->devices.disk_targets[i];
+  vs_lock(&b->armed_lock);
+  const bi_armed_t *a = armed_find(b, d->uuid_str, dev);
+  /* Back under it: by sizes read after it fired. */
+  bool under =
+      a && a->fired && d->sizes_ns > a->fired_ns && d->sizes[i].allocation < at;
+  bool arm = !a || a->at != at || under;
+  if (arm)
+    arm = armed_set(b, d->uuid_str, dev, at) == 0;
+  vs_unlock(&b->armed_lock);
+  return arm ? at : 0;
+}
+
 static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   bi_job_t *j = calloc(1, sizeof(*j));
   if (!j)
@@ -311,26 +421,26 @@ static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   virDomainRef(dom);
   j->dom = dom;
   j->outstanding = vs_token_ref(d->outstanding);
-  j->threshold_pct = b->cfg->block_threshold;
   j->need_xml = !d->devices_known;
   if (d->devices_known) {
     size_t n = d->devices.ndisks;
     j->devices.ndisks = n;
     j->devices.disk_targets = calloc(n ? n : 1, sizeof(char *));
     j->devices.disk_sources = calloc(n ? n : 1, sizeof(char *));
-    j->arm = calloc(n ? n : 1, sizeof(bool));
-    bool oom = !j->devices.disk_targets || !j->devices.disk_sources || !j->arm;
-    for (size_t i = 0; !oom && i < n; i++) {
+    j->arm_at = calloc(n ? n : 1, sizeof(*j->arm_at));
+    bool oom =
+        !j->devices.disk_targets || !j->devices.disk_sources || !j->arm_at;
+    for (size_t i = 0; !oom && i < n; i++)
       oom =
           !(j->devices.disk_targets[i] = strdup(d->devices.disk_targets[i])) ||
           (d->devices.disk_sources[i] &&
            !(j->devices.disk_sources[i] = strdup(d->devices.disk_sources[i])));
-      j->arm[i] = !(d->armed && d->armed[i]);
-    }
     if (oom) {
       bi_release(j);
       return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+      j->arm_at[i] = arm_level(b, d, i);
   }
   return j;
 }
@@ -377,15 +487,30 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   d->problem_noted = j->problem[0] != '\0';
   if (j->info && j->ok)
     post_sizes(b, d, j);
+  size_t nj = j->devices.ndisks; /* j->info and j->ok have nj entries */
+  /* A threshold that could not be set is tried again next cycle. */
+  for (size_t i = 0; j->arm_at && j->armed && i < j->devices.ndisks; i++)
+    if (j->arm_at[i] > 0 && !j->armed[i])
+      armed_drop_locked(b, d->uuid_str, j->devices.disk_targets[i]);
   if (j->xml_ok) {
+    vs_domxml_devices_clear(&d->devices);
     d->devices = j->devices; /* moved */
     memset(&j->devices, 0, sizeof(j->devices));
     d->devices_known = true;
-    free(d->armed);
-    d->armed = calloc(d->devices.ndisks ? d->devices.ndisks : 1, sizeof(bool));
+    size_t n = d->devices.ndisks ? d->devices.ndisks : 1;
+    free(d->sizes);
+    free(d->sizes_ok);
+    d->sizes = calloc(n, sizeof(*d->sizes));
+    d->sizes_ok = calloc(n, sizeof(*d->sizes_ok));
   }
-  for (size_t i = 0; d->armed && i < d->devices.ndisks; i++)
-    d->armed[i] = d->armed[i] || (j->armed && j->armed[i]);
+  for (size_t i = 0; d->sizes && d->sizes_ok && j->info && j->ok && i < nj &&
+                     i < d->devices.ndisks;
+       i++) {
+    d->sizes_ok[i] = j->ok[i];
+    if (j->ok[i])
+      d->sizes[i] = j->info[i];
+  }
+  d->sizes_ns = t0;
   bi_release(j);
   return false;
 }
@@ -481,7 +606,7 @@ static int pass(vs_blockinfo_t *b) {
     m = vs_plan_pick(&b->plan, VS_TIER_AUTO, b->cycle_no, cand, n, n, pick);
   }
   size_t k = 0;
-  for (; k < m && !stuck; k++) {
+  for (; k < m && !stuck && !atomic_load(&b->stopping); k++) {
     bi_domain_t *d = &b->doms[ds[pick[k]]];
     d->asked = b->cycle_no;
     stuck = cycle_domain(b, d, l->doms[pick[k]]);
@@ -510,7 +635,7 @@ static void cycle(vs_blockinfo_t *b) {
   int r = pass(b);
   if (r < 0)
     return; /* nothing listed: keep every domain's state */
-  if (r > 0)
+  if (r > 0 && !atomic_load(&b->stopping))
     pass(b); /* a second QEMU stuck in the same cycle waits for the next */
   sweep(b);
   /* One connection, one call at a time: a round over n domains takes n
@@ -565,6 +690,7 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
                b->timeout_ns);
   vs_mutex_init(&b->lock);
   vs_mutex_init(&b->mail_lock);
+  vs_mutex_init(&b->armed_lock);
   vs_cond_init(&b->wake);
   vs_executor_opts_t eo = {.name = "vs-blkinfo",
                            .max_workers = 1,
@@ -583,6 +709,7 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
     vs_executor_free(b->ex, 0);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->mail_lock);
+    pthread_mutex_destroy(&b->armed_lock);
     pthread_cond_destroy(&b->wake);
     free(b->hostname);
     free(b);
@@ -606,6 +733,7 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
     return;
   vs_lock(&b->lock);
   b->stop = true;
+  atomic_store(&b->stopping, true);
   pthread_cond_signal(&b->wake);
   vs_unlock(&b->lock);
   pthread_join(b->thread, NULL);
@@ -620,9 +748,13 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
     vs_domain_label_unref(b->mail[i].label);
   }
   free(b->mail);
+  for (size_t i = 0; i < b->narmed; i++)
+    free(b->armed[i].dev);
+  free(b->armed);
   vs_eventloop_unref();
   pthread_mutex_destroy(&b->lock);
   pthread_mutex_destroy(&b->mail_lock);
+  pthread_mutex_destroy(&b->armed_lock);
   pthread_cond_destroy(&b->wake);
   free(b->hostname);
   free(b);

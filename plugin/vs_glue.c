@@ -26,6 +26,7 @@ typedef struct {
   c_complain_t conn_complaint;
   c_complain_t stall_complaint;
   c_complain_t failure_complaint;
+  bool setup_failed;            /* the core could not be set up (logged once) */
   vs_sample_mode_t logged_mode; /* 0: the mode in use is not logged yet */
 } instance_t;
 
@@ -222,9 +223,19 @@ static int instance_read(user_data_t *ud) {
     vs_sink_t sink = {.ud = inst, .notify = sink_notify};
     if (vs_core_new(&inst->cfg, hostname_g, CDTIME_T_TO_NS(interval), &sink,
                     NULL, &inst->core, &err) < 0) {
-      ERROR(PLUGIN_NAME " plugin: %s", err.msg);
-      return -1;
+      /* Tried again every read, logged once: an error returned to
+       * collectd would make it wait ever longer between reads (up to a
+       * day) long after the cause is gone. */
+      if (!inst->setup_failed)
+        ERROR(PLUGIN_NAME " plugin: cannot set up sampling: %s; trying "
+                          "again every interval",
+              err.msg);
+      inst->setup_failed = true;
+      return 0;
     }
+    if (inst->setup_failed)
+      INFO(PLUGIN_NAME " plugin: sampling set up");
+    inst->setup_failed = false;
   }
 
   /* Wait for libvirt at most SampleTimeout (default: 3/4 of the interval,
