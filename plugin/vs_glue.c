@@ -26,7 +26,10 @@ typedef struct {
   c_complain_t conn_complaint;
   c_complain_t stall_complaint;
   c_complain_t failure_complaint;
-  bool setup_failed;            /* the core could not be set up (logged once) */
+  bool setup_failed; /* the core could not be set up (logged once) */
+  /* Plugin instance of the self-metrics and of the connection's
+   * notifications: empty with one block, the URI with several. */
+  char self_instance[DATA_MAX_NAME_LEN];
   vs_sample_mode_t logged_mode; /* 0: the mode in use is not logged yet */
 } instance_t;
 
@@ -123,8 +126,8 @@ static unsigned dispatch_domains(instance_t *inst, const vs_sample_t *s,
 static double ns_to_s(uint64_t ns) { return (double)ns / 1e9; }
 
 /* Self-metrics, under the hypervisor's own host name. */
-static void dispatch_self(const vs_sample_t *s, cdtime_t now,
-                          cdtime_t interval) {
+static void dispatch_self(const instance_t *inst, const vs_sample_t *s,
+                          cdtime_t now, cdtime_t interval) {
   const vs_self_t *f = &s->self;
   struct {
     const char *type, *type_instance;
@@ -159,6 +162,7 @@ static void dispatch_self(const vs_sample_t *s, cdtime_t now,
   vl.time = now;
   vl.interval = interval;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, inst->self_instance, sizeof(vl.plugin_instance));
   for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
     if (self[i].derive)
       v.derive = (derive_t)self[i].value;
@@ -173,13 +177,16 @@ static void dispatch_self(const vs_sample_t *s, cdtime_t now,
 /* --- notifications (any thread) ---------------------------------------- */
 
 static void sink_notify(void *ud, const vs_note_t *n) {
-  const instance_t *inst = ud; /* only its immutable cfg is read */
+  /* only its immutable cfg and self_instance are read */
+  const instance_t *inst = ud;
   notification_t notif = {.severity = (int)n->severity, .time = cdtime()};
   sstrncpy(notif.host, n->host ? n->host : hostname_g, sizeof(notif.host));
   sstrncpy(notif.plugin,
            n->host ? vs_metrics_plugin_name(inst->cfg.compat) : PLUGIN_NAME,
            sizeof(notif.plugin));
-  sstrncpy(notif.plugin_instance, n->plugin_instance ? n->plugin_instance : "",
+  sstrncpy(notif.plugin_instance,
+           n->host ? (n->plugin_instance ? n->plugin_instance : "")
+                   : inst->self_instance,
            sizeof(notif.plugin_instance));
   sstrncpy(notif.type, n->type, sizeof(notif.type));
   sstrncpy(notif.type_instance, n->type_instance ? n->type_instance : "",
@@ -220,6 +227,12 @@ static int instance_read(user_data_t *ud) {
   vs_error_t err = {0};
   cdtime_t interval = plugin_get_interval();
   if (!inst->core) {
+    /* Several blocks (one per URI) would write the same self-metrics: each
+     * gets its URI as plugin instance (escaped like every identifier). The
+     * count is final once collectd reads. */
+    if (instances_configured > 1)
+      vs_idfield(inst->self_instance, sizeof(inst->self_instance),
+                 inst->cfg.uri ? inst->cfg.uri : "default");
     vs_sink_t sink = {.ud = inst, .notify = sink_notify};
     if (vs_core_new(&inst->cfg, hostname_g, CDTIME_T_TO_NS(interval), &sink,
                     NULL, &inst->core, &err) < 0) {
@@ -270,7 +283,7 @@ static int instance_read(user_data_t *ud) {
     log_round(inst, &s);
     dispatch_domains(inst, &s, now, interval);
   }
-  dispatch_self(&s, now, interval);
+  dispatch_self(inst, &s, now, interval);
   vs_sample_clear(&s);
   /* Never an error for collectd: its back-off would keep data away long
    * after libvirtd is back; the core reconnects on its own schedule. */
