@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The demo behind tests/demo.sh: tiny VMs booted by virtscale-start under collectd +
-virtscale, their boot timings and sampled values read back from collectd, and a graph.
+virtscale, their boot timings and sampled values read back from collectd, a graph, the
+RRD graphs of conf/virtscale-rrd-graphs.sh from collectd's rrdtool writer, and where the
+Grafana dashboard is.
 
     VIRTSCALE_BUILD_DIR=build tests/demo.py OUTDIR [--vms 3] [--seconds 15]"""
 import argparse
@@ -10,8 +12,12 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig"))
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "rig"))
 import rig  # noqa: E402
+
+RRD_GRAPHS = os.path.join(TOP, "conf", "virtscale-rrd-graphs.sh")
+DASHBOARD = os.path.join(TOP, "conf", "grafana", "virtscale-dashboard.json")
 
 
 def last(cd, ident, col=0):
@@ -26,8 +32,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=15)
     a = ap.parse_args()
 
+    rrd_dir = os.path.join(a.outdir, "rrd")
+    # collectd's rrdtool writer beside the csv one; HeartBeat 10 so that a value late
+    # by a few seconds on a busy host leaves no gap in the 1 s steps.
     conf = ("LoadPlugin virtscale\n<Plugin virtscale>\n"
-            "  Connection \"qemu:///system\"\n</Plugin>\n")
+            "  Connection \"qemu:///system\"\n</Plugin>\n"
+            f"LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir \"{rrd_dir}\"\n"
+            "  HeartBeat 10\n</Plugin>\n")
     helper = os.path.join(rig.build_dir(), "startup-helper", "virtscale-start")
     print(f"== defining {a.vms} tiny VMs", flush=True)
     with rig.ensure_libvirtd(), rig.VMs(n=a.vms, disks=2, nics=2) as vms:
@@ -36,7 +47,9 @@ def main():
         with rig.Collectd(os.path.join(rig.build_dir(), "plugin"), conf, interval=1,
                           workdir=os.path.join(a.outdir, "collectd"),
                           hostname="demo-hypervisor") as cd:
-            print("== collectd with virtscale (Interval 1) and unixsock", flush=True)
+            print("== collectd with virtscale (Interval 1), unixsock, csv and rrdtool",
+                  flush=True)
+            t0 = int(time.time()) - 2
             cd.start()
             print("== virtscale-start: boot them, at most 2 at a time, timings into collectd",
                   flush=True)
@@ -78,7 +91,30 @@ def main():
             if shutil.which("gnuplot"):
                 plot(cd, names, png)
                 print(f"\n== graph of %CPU per VM: {png}")
-    print(f"== collectd's csv files and log are in {os.path.join(a.outdir, 'collectd')}")
+            rrd_graphs(rrd_dir, os.path.join(a.outdir, "rrd-graphs"), t0, names)
+    print(f"\n== collectd's csv files and log are in {os.path.join(a.outdir, 'collectd')}, "
+          f"its RRD files in {rrd_dir}")
+    print("\n== Grafana dashboard (Prometheus data source fed by collectd's write_prometheus):")
+    print(f"   {DASHBOARD}" + ("" if os.path.exists(DASHBOARD) else "  (not in this tree)"))
+    print("   Import: Grafana -> Dashboards -> New -> Import -> Upload dashboard JSON file,\n"
+          "   pick the Prometheus data source that scrapes collectd's write_prometheus\n"
+          "   (LoadPlugin write_prometheus, <Plugin write_prometheus> Port \"9103\"), Import.")
+
+
+def rrd_graphs(rrd_dir, out, t0, names):
+    """Draw the PNGs of conf/virtscale-rrd-graphs.sh for the demo's VMs over the run."""
+    cmd = ["bash", RRD_GRAPHS, "--rrd-dir", rrd_dir, "--out-dir", out,
+           "--start", str(t0), "--end", str(int(time.time()))]
+    for n in names:
+        cmd += ["--vm", n]
+    print(f"\n== RRD graphs of the run: conf/virtscale-rrd-graphs.sh --rrd-dir {rrd_dir} "
+          f"--out-dir {out} --start {t0} --vm ...", flush=True)
+    cp = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    sys.stderr.write(cp.stderr)
+    if cp.returncode != 0:
+        raise rig.RigError(f"{RRD_GRAPHS} exited {cp.returncode}")
+    for path in cp.stdout.splitlines():
+        print(f"   {path}")
 
 
 def plot(cd, names, png):
