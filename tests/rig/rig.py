@@ -684,10 +684,15 @@ class Collectd:
     """A private collectd instance in its own work dir (config, log, csv, socket, plugins).
 
     Collectd(plugin_dir, config_body, interval=1, workdir=None, extra_plugins=(),
-             hostname=None, csv=True, unixsock=True, write_log=False, log_level="info")
+             hostname=None, csv=True, unixsock=True, write_log=False, log_level="info",
+             allow_errors=(), netns=None)
       plugin_dir     dir whose *.so (e.g. virtscale.so) join the stock plugins; None for none.
       config_body    appended verbatim (LoadPlugin virtscale, <Plugin virtscale> ...).
       extra_plugins  stock plugin names to load without a config block (e.g. "threshold").
+      netns          name of a network namespace (`ip netns add`) to run collectd in, through
+                     `ip netns exec NAME collectd ...`; ip execs collectd, so pid is still
+                     collectd's own (start() checks). The work dir, unix sockets and libvirt's
+                     socket are paths, reachable from any network namespace.
 
     collectd's PluginDir is a private dir holding hard links (or copies) of the stock plugins
     from /usr/lib/collectd and of plugin_dir/*.so: collectd refuses symlinked plugins ("is not
@@ -695,7 +700,7 @@ class Collectd:
 
     def __init__(self, plugin_dir, config_body, interval=1, workdir=None, extra_plugins=(),
                  hostname=None, csv=True, unixsock=True, write_log=False, log_level="info",
-                 allow_errors=()):
+                 allow_errors=(), netns=None):
         if not os.path.exists(TYPES_DB):
             raise RigError(f"{TYPES_DB} missing; run tests/rig/install-deps.sh")
         if workdir is not None and unixsock and len(os.path.abspath(workdir)) > 80:
@@ -710,6 +715,7 @@ class Collectd:
         self.socket = os.path.join(self.workdir, "collectd.sock") if unixsock else None
         self.private_plugin_dir = os.path.join(self.workdir, "plugins")
         self.proc = None
+        self.netns = netns
         # Any "[error]" line collectd logs fails the with-block on exit, whoever logged
         # it, unless it matches one of these regexes (a test that provokes an error).
         # collectd 5.12's unixsock plugin names each connection's thread after starting
@@ -814,11 +820,12 @@ class Collectd:
                 os.unlink(path)
         out = open(self.out_path, "wb")
         try:
-            self.proc = subprocess.Popen(["collectd", "-C", self.conf, "-f"], cwd=self.workdir,
+            self.proc = subprocess.Popen(self._command("-f"), cwd=self.workdir,
                                          stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         except FileNotFoundError as e:
-            raise RigError("collectd not installed; run tests/rig/install-deps.sh") from e
+            raise RigError(f"{self._command()[0]} not installed; run "
+                           f"tests/rig/install-deps.sh") from e
         finally:
             out.close()
 
@@ -837,7 +844,17 @@ class Collectd:
         if state == "exited" and raise_on_exit:
             rc, self.proc = self.proc.returncode, None
             raise RigError(f"collectd exited with {rc} at start:\n{self._output()}")
+        if state != "exited" and self.netns and _comm(self.proc.pid) != "collectd":
+            pid, comm = self.proc.pid, _comm(self.proc.pid)
+            self.stop()
+            raise RigError(f"pid {pid} is {comm!r}, not collectd: `ip netns exec` "
+                           f"did not exec collectd")
         return self
+
+    def _command(self, *args):
+        """The collectd command line, inside `ip netns exec NAME` when netns is set."""
+        cmd = ["collectd", "-C", self.conf, *args]
+        return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 
     def stop(self, timeout=10):
         """SIGTERM collectd, wait timeout s, then SIGKILL. Returns its exit code (None if not
@@ -862,7 +879,7 @@ class Collectd:
             raise RigError("run_once() while this collectd is running (they share the socket)")
         if os.path.exists(self.log_path):
             os.unlink(self.log_path)
-        cp = run(["collectd", "-C", self.conf, "-T"], timeout=timeout, check=False)
+        cp = run(self._command("-T"), timeout=timeout, check=False)
         return cp.returncode, cp.stdout + cp.stderr + "\n--- collectd.log ---\n" + self.log()
 
     def _collect_errors(self):
