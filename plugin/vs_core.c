@@ -52,6 +52,7 @@ typedef struct {
   vs_sample_t *s;
   uint64_t deadline;
   unsigned answers; /* calls answered in this read */
+  unsigned failed;  /* of these, calls that failed as a whole */
   bool silent;      /* libvirtd did not answer a probe */
   uint64_t next_probe;
   char call_error[VS_ERROR_MSG_MAX];
@@ -603,10 +604,13 @@ static void take_call(vs_core_t *c, round_t *rd, vs_call_t *call) {
   vs_plan_note_call(&c->plan, call->tiers, n,
                     call->answered_ns - call->sent_ns);
   release_domains(c, call);
+  self->errors += call->rpc_errors;
   if (call->rc < 0) {
     /* A refused driver check only says "per-domain sampling". */
-    if (!(call->enforce && call->rc == -ENOTSUP))
+    if (!(call->enforce && call->rc == -ENOTSUP)) {
       self->errors++;
+      rd->failed++;
+    }
     snprintf(rd->call_error, sizeof(rd->call_error), "%s", call->err.msg);
     vs_call_free(call);
     return;
@@ -916,7 +920,7 @@ static void finish(vs_core_t *c, round_t *rd, uint64_t t0) {
   for (size_t i = 0; i < nw; i++)
     waited = waited || w[i].sent_ns < t0;
   s->stalled = rd->answers == 0 && self->in_flight > 0 && waited;
-  if (rd->answers > 0 && rd->answers == self->errors)
+  if (rd->answers > 0 && rd->answers == rd->failed)
     snprintf(s->failure, sizeof(s->failure), "%s", rd->call_error);
   self->duration_ns = vs_now_ns() - t0;
 }

@@ -49,8 +49,10 @@ struct vs_call {
   vs_error_t err;
   vs_record_t *recs;
   size_t nrecs;
-  unsigned rpcs;      /* libvirt calls made */
-  bool no_flags_seen; /* per-domain: the driver lacks BlockStatsFlags */
+  unsigned rpcs;       /* libvirt calls made */
+  unsigned rpc_errors; /* per-domain: those that failed (a domain that went
+                          away aside) */
+  bool no_flags_seen;  /* per-domain: the driver lacks BlockStatsFlags */
 
   /* --- set by the lane that sends it (vs_calls.c) --- */
   uint64_t sent_ns, answered_ns; /* monotonic */

@@ -95,10 +95,12 @@ static bool call_ok(pd_job_t *j, int rc, const char *what) {
   j->calls++;
   if (rc >= 0)
     return true;
-  j->errors++;
-  if (domain_went_away())
+  if (domain_went_away()) {
     j->gone = true;
-  else if (!j->problem[0])
+    return false;
+  }
+  j->errors++;
+  if (!j->problem[0])
     snprintf(j->problem, sizeof(j->problem), "%s failed: %s", what,
              virGetLastErrorMessage());
   return false;
@@ -343,6 +345,7 @@ static void sample_domain(vs_call_t *c, size_t i, virConnectPtr conn,
   if (j.dom)
     virDomainFree(j.dom);
   c->rpcs += j.calls;
+  c->rpc_errors += j.errors;
   c->no_flags_seen = c->no_flags_seen || j.no_flags;
   rec->gone = j.gone || !rec->name;
   rec->st = j.st; /* moved */
