@@ -90,6 +90,10 @@ static int handles_set(conn_t *c, virDomainPtr *doms, size_t n) {
 }
 
 static virDomainPtr handle_find(const conn_t *c, const vs_uuid_t *u) {
+  /* bsearch's array must not be NULL, even with no element (the cache
+   * before the first listing). */
+  if (!c->nhandles)
+    return NULL;
   handle_t key = {.uuid = *u};
   const handle_t *h =
       bsearch(&key, c->handles, c->nhandles, sizeof(*h), handle_cmp);
