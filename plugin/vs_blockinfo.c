@@ -10,13 +10,13 @@
 #include <string.h>
 
 #include "common/vs_eventloop.h"
+#include "common/vs_executor.h"
 #include "common/vs_thread.h"
 #include "common/vs_time.h"
 #include "vs_connection.h"
 #include "vs_core.h"
 #include "vs_domain_names.h"
 #include "vs_domxml.h"
-#include "vs_executor.h"
 #include "vs_schedule.h"
 #include "vs_token.h"
 

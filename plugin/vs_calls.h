@@ -28,8 +28,8 @@
 #include <stdint.h>
 
 #include "common/vs_error.h"
+#include "common/vs_executor.h"
 #include "vs_connection.h"
-#include "vs_executor.h"
 #include "vs_sampler.h"
 
 typedef struct vs_calls vs_calls_t;

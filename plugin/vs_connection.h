@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/vs_error.h"
-#include "vs_executor.h"
+#include "common/vs_executor.h"
 #include "vs_token.h"
 #include "vs_virt_api.h"
 

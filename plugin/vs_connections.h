@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "common/vs_error.h"
+#include "common/vs_executor.h"
 #include "vs_connection.h"
-#include "vs_executor.h"
 #include "vs_virt_api.h"
 
 typedef struct vs_conns vs_conns_t;

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "common/vs_error.h"
+#include "common/vs_executor.h"
 #include "vs_connection.h"
-#include "vs_executor.h"
 #include "vs_token.h"
 #include "vs_virt_api.h"
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/vs_eventloop.h"
+#include "common/vs_executor.h"
 #include "common/vs_time.h"
 #include "vs_blockinfo.h"
 #include "vs_calls.h"
@@ -13,7 +14,6 @@
 #include "vs_control_probe.h"
 #include "vs_domain_names.h"
 #include "vs_domain_table.h"
-#include "vs_executor.h"
 #include "vs_lifecycle.h"
 #include "vs_schedule.h"
 

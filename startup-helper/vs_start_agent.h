@@ -4,11 +4,16 @@
 #pragma once
 
 #include <libvirt/libvirt.h>
+#include <stdint.h>
 
 #include "common/vs_error.h"
+#include "common/vs_executor.h"
 
-/* One ping with a timeout of timeout_s seconds (>= 1). Returns 0 when the
- * agent answered, -EAGAIN when it did not (yet: not connected, no answer),
+/* One ping, run on ex, with a timeout of timeout_s seconds (>= 1) inside
+ * libvirt, waited for until deadline_ns. Returns 0 when the agent
+ * answered, -EAGAIN when it did not (yet: not connected, no answer),
  * -ENOTSUP when the domain has no agent channel (waiting is pointless),
- * with err set. Thread-safe. */
-int vs_agent_ping(virDomainPtr dom, int timeout_s, vs_error_t *err);
+ * -ETIMEDOUT when libvirt itself did not answer by deadline_ns, with err
+ * set. Thread-safe. */
+int vs_agent_ping(vs_executor_t *ex, virDomainPtr dom, int timeout_s,
+                  uint64_t deadline_ns, vs_error_t *err);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/vs_thread.h"
 #include "common/vs_time.h"
 #include "common/vs_virt.h"
 #include "vs_start_agent.h"
@@ -24,6 +25,7 @@ struct vs_batch_aux {
   bool thread_started, joined;
   bool slot_held;    /* holds a throttle slot (main thread's bookkeeping) */
   uint64_t acquired; /* when it took the slot */
+  uint64_t deadline; /* its timeout ends (shortened by a stop request) */
   bool reported;     /* on_done called */
   bool paused_start; /* started paused (console probe), resumed after */
   bool stopped;      /* a lifecycle event said it stopped while starting */
@@ -42,9 +44,7 @@ double vs_batch_rel(const vs_batch_t *b, uint64_t t) {
 }
 
 static void wait_until(vs_batch_t *b, uint64_t deadline) {
-  struct timespec ts = {.tv_sec = (time_t)(deadline / VS_NS_PER_SEC),
-                        .tv_nsec = (long)(deadline % VS_NS_PER_SEC)};
-  pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+  vs_cond_wait_until(&b->cond, &b->lock, deadline);
 }
 
 static const char *event_name(int event, int detail) {
@@ -69,7 +69,7 @@ static void on_lifecycle(void *opaque, const unsigned char uuid[16], int event,
                          int detail) {
   vs_batch_t *b = opaque;
   uint64_t now = vs_now_ns();
-  pthread_mutex_lock(&b->lock);
+  vs_lock(&b->lock);
   for (size_t i = 0; i < b->n; i++) {
     vs_vm_t *vm = &b->vms[i];
     struct vs_batch_aux *a = &b->aux[i];
@@ -95,7 +95,7 @@ static void on_lifecycle(void *opaque, const unsigned char uuid[16], int event,
     pthread_cond_broadcast(&b->cond);
     break;
   }
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
 }
 
 /* Event thread, probe lock held. */
@@ -103,12 +103,12 @@ static void on_console(void *opaque, int found, const char *why) {
   struct vs_batch_aux *a = opaque;
   vs_batch_t *b = a->b;
   uint64_t now = vs_now_ns();
-  pthread_mutex_lock(&b->lock);
+  vs_lock(&b->lock);
   a->console = found ? 1 : -1;
   a->console_t = now;
   snprintf(a->console_why, sizeof(a->console_why), "%s", why ? why : "");
   pthread_cond_broadcast(&b->cond);
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
 }
 
 /* Under the lock: the VM frees its slot now (once). */
@@ -128,28 +128,70 @@ static void finish(vs_batch_t *b, vs_vm_t *vm, bool ok, const char *why,
   pthread_cond_broadcast(&b->cond);
 }
 
+/* Why a call of vm failed: a call cut off by the VM's own deadline says
+ * so; a create may still take effect inside libvirtd. */
+static void call_failed(char *why, size_t len, const vs_vm_t *vm,
+                        const char *call, int r, const vs_error_t *err,
+                        uint64_t deadline) {
+  if (r == -ETIMEDOUT && vs_now_ns() >= deadline)
+    snprintf(why, len,
+             "timed out after %g s: libvirt did not answer the %s call%s",
+             vm->timeout_s, call,
+             strcmp(call, "create") == 0
+                 ? " (libvirtd may still start the domain: see virsh "
+                   "domstate)"
+                 : "");
+  else
+    snprintf(why, len, "%s", err->msg);
+}
+
+/* Under the lock: why a VM's wait (what) ended at its deadline. */
+static void wait_failed(char *why, size_t len, const vs_batch_t *b,
+                        const vs_vm_t *vm, const char *what) {
+  if (b->stopped)
+    snprintf(why, len, "interrupted %s: the batch was stopped", what);
+  else
+    snprintf(why, len, "timed out after %g s %s", vm->timeout_s, what);
+}
+
+/* The deadline for closing what a VM opened: at most the call timeout,
+ * and a second even when the VM's deadline has passed. */
+static uint64_t closing_deadline(uint64_t deadline) {
+  uint64_t d = vs_virt_call_deadline(deadline),
+           min = vs_now_ns() + VS_NS_PER_SEC;
+  return d > min ? d : min;
+}
+
 static void *worker(void *arg) {
   struct vs_batch_aux *a = arg;
   vs_batch_t *b = a->b;
   vs_vm_t *vm = &b->vms[a->i];
+  vs_executor_t *ex = b->pool->ex;
   vs_error_t err = {0};
   char why[VS_ERROR_MSG_MAX] = "";
   bool ok = false;
   unsigned idx;
   vs_console_probe_t *probe = NULL;
-  virConnectPtr conn = vs_virt_pool_get(b->pool, &idx);
-  virDomainPtr dom = virDomainLookupByUUID(conn, vm->uuid_raw);
-  if (!dom) {
-    vs_virt_pool_put(b->pool, idx);
-    vs_error_set_virt(&err, -EIO, "lookup");
-    pthread_mutex_lock(&b->lock);
-    finish(b, vm, false, err.msg, vs_now_ns());
-    pthread_mutex_unlock(&b->lock);
-    return NULL;
-  }
+  virDomainPtr dom = NULL;
   bool console = vm->ready.kind == VS_READY_CONSOLE;
 
-  pthread_mutex_lock(&b->lock);
+  vs_lock(&b->lock);
+  /* The VM's timeout runs from the moment it left the throttle (set in
+   * schedule()), and every libvirt call below ends by then: a stalled
+   * libvirtd costs the VM its timeout, never the batch a hang. */
+  uint64_t deadline = a->deadline;
+  vs_unlock(&b->lock);
+
+  virConnectPtr conn = vs_virt_pool_get(b->pool, &idx);
+  int r = vs_vcall_lookup_uuid(ex, conn, vm->uuid_raw,
+                               vs_virt_call_deadline(deadline), &dom, &err);
+  if (r < 0) {
+    vs_virt_pool_put(b->pool, idx);
+    call_failed(why, sizeof(why), vm, "lookup", r, &err, deadline);
+    goto done;
+  }
+
+  vs_lock(&b->lock);
   /* The console probe starts the domain paused, attaches to the console
    * and resumes it: a serial console drops what is written before anybody
    * listens, and a fast guest would print its marker before we attach. */
@@ -157,57 +199,53 @@ static void *worker(void *arg) {
   vm->t.create_start = vs_now_ns();
   vm->state = VS_VM_STARTING;
   pthread_cond_broadcast(&b->cond);
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
 
-  int rc = virDomainCreateWithFlags(dom, console ? VIR_DOMAIN_START_PAUSED : 0);
+  r = vs_vcall_create(ex, dom, console ? VIR_DOMAIN_START_PAUSED : 0, deadline,
+                      &err);
   uint64_t now = vs_now_ns();
-  if (rc < 0)
-    vs_error_set_virt(&err, -EIO, "start failed");
-  if (!console) /* the console is opened on the same connection below */
+  if (!console || r < 0) /* the console is opened on the same connection */
     vs_virt_pool_put(b->pool, idx);
 
-  pthread_mutex_lock(&b->lock);
-  vm->t.create_end = now;
-  if (rc == 0 && b->conf.hold == VS_HOLD_CREATE)
+  vs_lock(&b->lock);
+  if (r != -ETIMEDOUT) /* it returned */
+    vm->t.create_end = now;
+  if (r == 0 && b->conf.hold == VS_HOLD_CREATE)
     release_slot(vm, now);
   pthread_cond_broadcast(&b->cond);
-  uint64_t deadline =
-      vm->t.create_start + (uint64_t)(vm->timeout_s * (double)VS_NS_PER_SEC);
-  pthread_mutex_unlock(&b->lock);
-  if (rc < 0) {
-    if (console)
-      vs_virt_pool_put(b->pool, idx);
-    snprintf(why, sizeof(why), "%s", err.msg);
+  vs_unlock(&b->lock);
+  if (r < 0) {
+    call_failed(why, sizeof(why), vm, "create", r, &err, deadline);
     goto done;
   }
 
   if (console) {
     /* A stream must belong to the domain's own connection. */
-    int r = vs_console_probe_start(conn, dom, vm->ready.text, on_console, a,
-                                   &probe, &err);
-    if (r == 0 && virDomainResume(dom) < 0)
-      r = vs_error_set_virt(&err, -EIO,
-                            "cannot resume after attaching the "
-                            "console");
+    r = vs_console_probe_start(ex, conn, dom, vm->ready.text, on_console, a,
+                               deadline, &probe, &err);
+    const char *call = "console open";
+    if (r == 0) {
+      call = "resume";
+      r = vs_vcall_resume(ex, dom, deadline, &err);
+    }
     vs_virt_pool_put(b->pool, idx);
     if (r < 0) {
-      snprintf(why, sizeof(why), "%s", err.msg);
+      call_failed(why, sizeof(why), vm, call, r, &err, deadline);
       goto done;
     }
   }
 
-  pthread_mutex_lock(&b->lock);
-  while (!vm->t.running && !a->stopped && vs_now_ns() < deadline)
-    wait_until(b, deadline);
+  vs_lock(&b->lock);
+  deadline = a->deadline;
+  while (!vm->t.running && !a->stopped && vs_now_ns() < a->deadline)
+    wait_until(b, a->deadline);
   if (!vm->t.running) {
     if (a->stopped)
       snprintf(why, sizeof(why), "%s", a->stop_why);
     else
-      snprintf(why, sizeof(why),
-               "timed out after %g s waiting for libvirt to report it "
-               "running",
-               vm->timeout_s);
-    pthread_mutex_unlock(&b->lock);
+      wait_failed(why, sizeof(why), b, vm,
+                  "waiting for libvirt to report it running");
+    vs_unlock(&b->lock);
     goto done;
   }
   vm->state = VS_VM_RUNNING;
@@ -219,8 +257,8 @@ static void *worker(void *arg) {
     vm->t.ready = vm->t.running;
     ok = true;
   } else if (console) {
-    while (a->console == 0 && !a->stopped && vs_now_ns() < deadline)
-      wait_until(b, deadline);
+    while (a->console == 0 && !a->stopped && vs_now_ns() < a->deadline)
+      wait_until(b, a->deadline);
     if (a->console == 1) {
       vm->t.ready = a->console_t;
       ok = true;
@@ -230,43 +268,61 @@ static void *worker(void *arg) {
       snprintf(why, sizeof(why), "%s before \"%s\" appeared", a->console_why,
                vm->ready.text);
     } else {
-      snprintf(why, sizeof(why),
-               "timed out after %g s waiting for \"%s\" on the console",
-               vm->timeout_s, vm->ready.text);
+      char what[VS_ERROR_MSG_MAX / 2];
+      snprintf(what, sizeof(what), "waiting for \"%s\" on the console",
+               vm->ready.text);
+      wait_failed(why, sizeof(why), b, vm, what);
     }
   }
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
 
   if (vm->ready.kind == VS_READY_AGENT) {
     for (;;) {
-      int r = vs_agent_ping(dom, 1, &err);
+      r = vs_agent_ping(ex, dom, 1, vs_virt_call_deadline(deadline), &err);
       now = vs_now_ns();
-      pthread_mutex_lock(&b->lock);
+      vs_lock(&b->lock);
       bool stopped = a->stopped;
+      deadline = a->deadline;
       if (r == 0 && !stopped) {
         vm->t.ready = now;
         ok = true;
+      } else if (!stopped && r != -ETIMEDOUT && r != -ENOTSUP &&
+                 now >= deadline) {
+        wait_failed(why, sizeof(why), b, vm, "waiting for the guest agent");
       }
-      pthread_mutex_unlock(&b->lock);
+      vs_unlock(&b->lock);
       if (ok)
         break;
-      if (stopped || r == -ENOTSUP || now >= deadline) {
-        snprintf(why, sizeof(why), "%s",
-                 stopped         ? "domain stopped while starting"
-                 : r == -ENOTSUP ? err.msg
-                                 : "timed out waiting for the guest agent");
+      if (stopped) {
+        snprintf(why, sizeof(why), "domain stopped while starting");
         break;
       }
-      struct timespec ts = {0, (long)AGENT_RETRY_NS};
+      if (r == -ETIMEDOUT || r == -ENOTSUP) {
+        call_failed(why, sizeof(why), vm, "guest agent", r, &err, deadline);
+        break;
+      }
+      if (now >= deadline)
+        break;
+      uint64_t left = deadline - now;
+      struct timespec ts = {
+          0, (long)(left < AGENT_RETRY_NS ? left : AGENT_RETRY_NS)};
       nanosleep(&ts, NULL);
+      if (vs_now_ns() >= deadline) {
+        /* A ping started now would end at once, blamed on libvirt. */
+        vs_lock(&b->lock);
+        wait_failed(why, sizeof(why), b, vm, "waiting for the guest agent");
+        vs_unlock(&b->lock);
+        break;
+      }
     }
   }
 
 done:
-  vs_console_probe_stop(probe); /* outside the batch lock: see its doc */
-  pthread_mutex_lock(&b->lock);
+  /* outside the batch lock: see its doc */
+  vs_console_probe_stop(ex, probe, closing_deadline(deadline));
+  vs_lock(&b->lock);
   finish(b, vm, ok, why, ok ? vm->t.ready : vs_now_ns());
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
   vs_virt_domain_free(dom);
   return NULL;
 }
@@ -335,6 +391,8 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     vs_throttle_acquire(&b->throttle, now);
     b->aux[i].slot_held = true;
     b->aux[i].acquired = now;
+    b->aux[i].deadline =
+        now + (uint64_t)(vm->timeout_s * (double)VS_NS_PER_SEC);
     if (pthread_create(&b->aux[i].th, NULL, worker, &b->aux[i]) != 0) {
       finish(b, vm, false, "cannot create a thread", now);
       vm->t.create_start = now;
@@ -342,6 +400,25 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     }
     b->aux[i].thread_started = true;
   }
+}
+
+/* Under the lock: a stop was requested. VMs waiting for a slot are
+ * skipped, those being started get the grace period. */
+static void stop(vs_batch_t *b, uint64_t now) {
+  b->stopped = atomic_load(b->conf.stop);
+  uint64_t grace = now + VS_BATCH_STOP_GRACE_S * VS_NS_PER_SEC;
+  for (size_t i = 0; i < b->n; i++) {
+    vs_vm_t *vm = &b->vms[i];
+    struct vs_batch_aux *a = &b->aux[i];
+    if (vm->state == VS_VM_WAITING && !a->thread_started) {
+      vm->state = VS_VM_SKIPPED;
+      vm->t.done = now;
+      vm->error = strdup("not started: the batch was stopped");
+    } else if (a->thread_started && a->deadline > grace) {
+      a->deadline = grace;
+    }
+  }
+  pthread_cond_broadcast(&b->cond);
 }
 
 static void count_states(const vs_batch_t *b, size_t *counts) {
@@ -360,14 +437,14 @@ static bool reap(vs_batch_t *b) {
       continue;
     a->reported = true;
     any = true;
-    pthread_mutex_unlock(&b->lock);
+    vs_unlock(&b->lock);
     if (a->thread_started && !a->joined) {
       pthread_join(a->th, NULL);
       a->joined = true;
     }
     if (b->conf.on_done)
       b->conf.on_done(b->conf.ctx, b, i);
-    pthread_mutex_lock(&b->lock);
+    vs_lock(&b->lock);
   }
   return any;
 }
@@ -384,12 +461,8 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
   b->conf = *conf;
   b->pool = pool;
   /* The cond waits on CLOCK_MONOTONIC deadlines (vs_now_ns()). */
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&b->cond, &ca);
-  pthread_condattr_destroy(&ca);
-  pthread_mutex_init(&b->lock, NULL);
+  vs_cond_init(&b->cond);
+  vs_mutex_init(&b->lock);
   b->aux = calloc(n ? n : 1, sizeof(*b->aux));
   if (!b->aux)
     return vs_error_set(err, -ENOMEM, "out of memory");
@@ -424,7 +497,7 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
     add_trace(b, b->t0, "start");
 
   size_t counts[VS_VM_STATE_COUNT];
-  pthread_mutex_lock(&b->lock);
+  vs_lock(&b->lock);
   bool skip = false;
   for (unsigned g = 0; g < (n_groups ? n_groups : 1); g++) {
     uint64_t now = vs_now_ns();
@@ -433,13 +506,13 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
       if (vm->group != g)
         continue;
       vm->t.request = now;
-      if (skip) {
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "not started: an earlier group did not come up");
+      if (skip || b->stopped) {
         vm->state = VS_VM_SKIPPED;
         vm->t.done = now;
-        vm->error = strdup(msg);
+        vm->error =
+            strdup(b->stopped ? "not started: the batch was stopped"
+                              : "not started: an earlier group did not come "
+                                "up");
       } else {
         vm->state = VS_VM_WAITING;
       }
@@ -448,6 +521,8 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
     for (;;) {
       now = vs_now_ns();
       uint64_t wake = now + TICK_NS;
+      if (conf->stop && !b->stopped && atomic_load(conf->stop))
+        stop(b, now);
       schedule(b, g, now, &wake);
       bool changed = reap(b);
       bool group_done = true;
@@ -464,9 +539,9 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
         }
         count_states(b, counts);
         if (conf->on_progress) {
-          pthread_mutex_unlock(&b->lock);
+          vs_unlock(&b->lock);
           conf->on_progress(conf->ctx, b, counts, changed);
-          pthread_mutex_lock(&b->lock);
+          vs_lock(&b->lock);
         }
       }
       if (group_done)
@@ -485,7 +560,7 @@ int vs_batch_run(vs_batch_t *b, vs_vm_t *vms, size_t n,
   if (b->t_end == 0)
     b->t_end = vs_now_ns();
   b->final_bound = b->throttle.bound;
-  pthread_mutex_unlock(&b->lock);
+  vs_unlock(&b->lock);
   b->helper_cpu_s = cpu_seconds_self() - cpu0;
   b->host_cpu_s = host_cpu_seconds() - host0;
   return 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,10 @@
 #include "vs_start_virt.h"
 
 typedef struct vs_batch vs_batch_t;
+
+/* After a stop request, VMs being started get this long (at most their
+ * own timeout) to come up; VMs not started yet are skipped. */
+#define VS_BATCH_STOP_GRACE_S 10
 
 typedef struct {
   bool auto_parallel;
@@ -36,6 +41,10 @@ typedef struct {
   void (*on_progress)(void *ctx, const vs_batch_t *b, const size_t *counts,
                       bool changed);
   void *ctx;
+  /* When *stop becomes non-zero (a signal number, set from any thread) the
+   * batch stops: no VM starts any more (the rest are skipped), those being
+   * started get VS_BATCH_STOP_GRACE_S. NULL: never. */
+  atomic_int *stop;
 } vs_batch_conf_t;
 
 /* A change of the auto bound. */
@@ -61,6 +70,7 @@ struct vs_batch {
   unsigned connections;     /* libvirt connections used */
   vs_bound_change_t *trace; /* bound changes (auto mode) */
   size_t n_trace;
+  int stopped; /* the *conf.stop value that stopped the batch, 0 if none */
 
   /* internal */
   pthread_mutex_t lock; /* guards vms[] state and times, aux[] */

@@ -94,7 +94,8 @@ void vs_start_cli_usage(FILE *f) {
       "(default ready)\n"
       "  --ready running|console:TEXT|agent  when a VM is ready (default "
       "running)\n"
-      "  --timeout SECONDS       per VM, from its create call (default 300)\n"
+      "  --timeout SECONDS       per VM, from leaving the throttle, every "
+      "libvirt call included (default 300)\n"
       "output:\n"
       "  --report FILE           write every timing as JSON\n"
       "  --collectd-socket PATH  collectd unixsock "
@@ -120,7 +121,8 @@ void vs_start_cli_usage(FILE *f) {
       "exit status: 0 all ready, 1 some failed, 2 bad usage or input (nothing "
       "started),\n"
       "3 all ready but timings spooled (collectd unreachable), 4 timings "
-      "lost (spool failed)\n",
+      "lost (spool failed),\n"
+      "130 stopped by SIGINT, 143 by SIGTERM\n",
       f);
 }
 

@@ -173,9 +173,17 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
     return 0; /* collectd disabled: no spool either */
   }
   int rc = vs_spool_open(&r->spool, spool_dir, err);
-  if (rc < 0)
+  if (rc < 0 && !r->spool.untrusted)
     return rc;
-  r->spool_open = true;
+  /* A spool directory others could write to (or owned by another user) is
+   * not used at all, and never keeps VMs from starting: its files are not
+   * replayed (they stay), and what collectd does not take is lost,
+   * counted and reported (exit 4), with the refusal as the problem. */
+  r->spool_open = rc == 0;
+  r->replay_failed = !r->spool_open;
+  if (!r->spool_open)
+    note(r, err);
+  *err = (vs_error_t){0};
   if (!(r->socket_path = strdup(socket_path)))
     return vs_error_set(err, -ENOMEM, "out of memory");
   vs_error_t e = {0};
@@ -188,9 +196,11 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
    * be replayed is reported (r->problem, replay_failed) and stays in the
    * spool as it was; this run still delivers (waiting behind a file that
    * may never be readable would spool every later run). */
+  if (!r->spool_open)
+    return 0;
   vs_error_t se = {0};
   rc = vs_spool_replay(&r->spool, send_line, r, &r->replayed, &se);
-  if (rc < 0 || r->replayed.problems > 0) {
+  if (rc < 0 || r->replayed.problems > 0 || r->replayed.damaged > 0) {
     r->replay_failed = true;
     note(r, &se);
   }
@@ -214,12 +224,18 @@ int vs_reporter_line(void *reporter, const char *line) {
   }
   if (!r->socket_path)
     return 0; /* collectd disabled: nothing to keep */
+  /* A lost line is counted and returns 0, so that the builders go on with
+   * the next lines (each of them is counted too, not dropped unseen). */
+  if (!r->spool_open) {
+    r->lost++; /* the refused spool is r->problem */
+    return 0;
+  }
   vs_error_t e = {0};
   int rc = vs_spool_append(&r->spool, line, &e);
   if (rc < 0) {
     r->lost++;
     note(r, &e);
-    return rc;
+    return 0;
   }
   r->spooled++;
   r->unsynced++;
@@ -227,6 +243,8 @@ int vs_reporter_line(void *reporter, const char *line) {
 }
 
 int vs_reporter_sync(vs_reporter_t *r) {
+  if (!r->spool_open)
+    return 0;
   vs_error_t e = {0};
   int rc = vs_spool_sync(&r->spool, &e);
   if (rc < 0) {

@@ -56,7 +56,7 @@ typedef struct {
   double timeout_s;
   bool down; /* the socket failed in this run: spool the rest */
   vs_spool_t spool;
-  bool spool_open;
+  bool spool_open; /* false: collectd disabled, or the spool refused */
   vs_spool_stats_t replayed; /* what the replay at open did */
   bool replay_failed;        /* earlier timings could not all be replayed */
   size_t delivered, refused, spooled, lost;
@@ -67,15 +67,19 @@ typedef struct {
 /* Open the spool in spool_dir and, unless socket_path is NULL, connect
  * to collectd and replay the spool. An unreachable collectd is not an
  * error (the run spools), nor are earlier spool files that cannot be
- * replayed (replay_failed, problem: they stay as they were); a spool this
- * run cannot write to is. Returns 0 or a negative
- * errno with err set. */
+ * replayed or lines of them quarantined (replay_failed, problem: they stay
+ * as they were), nor a spool directory refused as untrusted (owned by
+ * another user or writable by others: spool_open false, replay_failed,
+ * problem; nothing is replayed or spooled, lines collectd does not take
+ * are counted in lost); a spool this run cannot create or open is.
+ * Returns 0 or a negative errno with err set. */
 int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
                      const char *spool_dir, double timeout_s, vs_error_t *err);
 
-/* Deliver one line, or spool it. Returns 0 (delivered, refused by
- * collectd or spooled: see the counters) or a negative errno when it
- * could be neither delivered nor spooled (counted in lost). */
+/* Deliver one line, or spool it, or count it as lost when it can be
+ * neither (the first reason in problem). Returns 0: every line is
+ * accounted for in the counters, and a caller building several lines
+ * goes on with the next. */
 int vs_reporter_line(void *reporter, const char *line);
 
 /* Make spooled lines durable (call after each VM). */

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vs_thread.h"
+#include "vs_start_virt.h"
+
 #define READ_CHUNK 4096
 
 struct vs_console_probe {
@@ -39,9 +42,9 @@ static void tell(vs_console_probe_t *p, int found, const char *why) {
 
 static void on_stream(virStreamPtr st, int events, void *opaque) {
   vs_console_probe_t *p = opaque;
-  pthread_mutex_lock(&p->lock);
+  vs_lock(&p->lock);
   if (p->stopped || !p->st || p->told) {
-    pthread_mutex_unlock(&p->lock);
+    vs_unlock(&p->lock);
     return;
   }
   if (events & VIR_STREAM_EVENT_READABLE) {
@@ -66,11 +69,12 @@ static void on_stream(virStreamPtr st, int events, void *opaque) {
   } else if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP)) {
     tell(p, 0, "console closed");
   }
-  pthread_mutex_unlock(&p->lock);
+  vs_unlock(&p->lock);
 }
 
-int vs_console_probe_start(virConnectPtr conn, virDomainPtr dom,
-                           const char *text, vs_console_fn fn, void *opaque,
+int vs_console_probe_start(vs_executor_t *ex, virConnectPtr conn,
+                           virDomainPtr dom, const char *text, vs_console_fn fn,
+                           void *opaque, uint64_t deadline_ns,
                            vs_console_probe_t **ret, vs_error_t *err) {
   size_t len = strlen(text);
   if (len == 0)
@@ -87,18 +91,20 @@ int vs_console_probe_start(virConnectPtr conn, virDomainPtr dom,
   p->text_len = len;
   p->fn = fn;
   p->opaque = opaque;
-  pthread_mutex_init(&p->lock, NULL);
-  p->st = virStreamNew(conn, VIR_STREAM_NONBLOCK);
+  vs_mutex_init(&p->lock);
+  p->st = virStreamNew(conn, VIR_STREAM_NONBLOCK); /* local, no RPC */
   if (!p->st) {
     vs_error_set_virt(err, -EIO, "cannot create a console stream");
     probe_free(p);
     return err ? err->code : -EIO;
   }
-  if (virDomainOpenConsole(dom, NULL, p->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
-    vs_error_set_virt(err, -EIO, "cannot open the console");
+  int r = vs_vcall_open_console(ex, dom, p->st, VIR_DOMAIN_CONSOLE_FORCE,
+                                deadline_ns, err);
+  if (r < 0) {
+    /* A console opened after the deadline is aborted by its call. */
     virStreamFree(p->st);
     probe_free(p);
-    return err ? err->code : -EIO;
+    return r;
   }
   if (virStreamEventAddCallback(p->st,
                                 VIR_STREAM_EVENT_READABLE |
@@ -106,8 +112,7 @@ int vs_console_probe_start(virConnectPtr conn, virDomainPtr dom,
                                     VIR_STREAM_EVENT_HANGUP,
                                 on_stream, p, probe_free) < 0) {
     vs_error_set_virt(err, -EIO, "cannot watch the console stream");
-    virStreamAbort(p->st);
-    virStreamFree(p->st);
+    vs_vcall_stream_close(ex, p->st, deadline_ns, NULL);
     probe_free(p);
     return err ? err->code : -EIO;
   }
@@ -115,17 +120,17 @@ int vs_console_probe_start(virConnectPtr conn, virDomainPtr dom,
   return 0;
 }
 
-void vs_console_probe_stop(vs_console_probe_t *p) {
+void vs_console_probe_stop(vs_executor_t *ex, vs_console_probe_t *p,
+                           uint64_t deadline_ns) {
   if (!p)
     return;
   /* Wait out a running callback (it holds the lock), then make later ones
    * return at once; from RemoveCallback on, libvirt may free p. */
-  pthread_mutex_lock(&p->lock);
+  vs_lock(&p->lock);
   virStreamPtr st = p->st;
   p->st = NULL;
   p->stopped = true;
-  pthread_mutex_unlock(&p->lock);
-  virStreamEventRemoveCallback(st);
-  virStreamAbort(st);
-  virStreamFree(st);
+  vs_unlock(&p->lock);
+  virStreamEventRemoveCallback(st); /* local, no RPC */
+  vs_vcall_stream_close(ex, st, deadline_ns, NULL);
 }

@@ -1,7 +1,11 @@
 /* virtscale-start - main: parse, select, start (or sweep, or replay),
  * report. Exit status: 0 all ready, 1 some failed, 2 bad usage or input
- * (nothing started), 3 all ready but timings spooled, 4 timings lost. */
+ * (nothing started), 3 all ready but timings spooled, 4 timings lost,
+ * 128 + signal: a batch interrupted by SIGINT (130) or SIGTERM (143). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +28,85 @@ enum {
   EXIT_BAD_INPUT = 2,
   EXIT_SPOOLED = 3,
   EXIT_LOST = 4,
+  EXIT_SIGNAL = 128, /* + the signal */
 };
 
+/* Messages quote VM names and libvirt's errors: printed safe (no control
+ * characters reach the terminal or split a log line). */
 static void fail_msg(const char *what, const vs_error_t *err) {
+  char msg[4 * VS_ERROR_MSG_MAX];
   fprintf(stderr, "virtscale-start: %s%s%s\n", what ? what : "",
-          what ? ": " : "", err->msg);
+          what ? ": " : "", vs_text_safe(msg, sizeof(msg), err->msg));
+}
+
+/* SIGINT and SIGTERM are blocked in every thread (before any starts) and
+ * taken by one thread with sigwait(): during a batch the first one stops
+ * it (no new VM; those being started get VS_BATCH_STOP_GRACE_S; then the
+ * spool is synced, the report written and what was started printed);
+ * a second one, or one outside a batch, exits at once with 128 + signal. */
+typedef struct {
+  sigset_t set;
+  pthread_t th;
+  atomic_int stop;      /* the signal that stops the batch, 0 before */
+  atomic_bool graceful; /* a batch runs that can stop cleanly */
+} signals_t;
+
+static void *signal_thread(void *arg) {
+  signals_t *s = arg;
+  for (;;) {
+    int sig, none = 0;
+    if (sigwait(&s->set, &sig) != 0)
+      continue;
+    if (atomic_load(&s->graceful) &&
+        atomic_compare_exchange_strong(&s->stop, &none, sig)) {
+      static const char msg[] =
+          "\nvirtscale-start: interrupted: starting no more VMs, waiting for "
+          "those being started; again to exit at once\n";
+      if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing to do: the exit status tells */
+      }
+      continue;
+    }
+    _exit(EXIT_SIGNAL + sig);
+  }
+  return NULL;
+}
+
+static int signals_start(signals_t *s) {
+  sigemptyset(&s->set);
+  sigaddset(&s->set, SIGINT);
+  sigaddset(&s->set, SIGTERM);
+  atomic_init(&s->stop, 0);
+  atomic_init(&s->graceful, false);
+  int r = pthread_sigmask(SIG_BLOCK, &s->set, NULL);
+  if (r == 0)
+    r = pthread_create(&s->th, NULL, signal_thread, s);
+  return -r;
+}
+
+static void signals_stop(signals_t *s) {
+  pthread_cancel(s->th); /* sigwait() is a cancellation point */
+  pthread_join(s->th, NULL);
+}
+
+static const char *signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* After an interrupted batch: what was started, on stdout. */
+static void print_interrupted(const vs_batch_t *b) {
+  size_t started = 0;
+  for (size_t i = 0; i < b->n; i++)
+    started += b->vms[i].t.create_start != 0;
+  printf("\ninterrupted by %s: %zu of %zu VM(s) started, %zu not started\n",
+         signal_name(b->stopped), started, b->n, b->n - started);
+  for (size_t i = 0; i < b->n; i++) {
+    const vs_vm_t *vm = &b->vms[i];
+    char name[1024];
+    if (vm->t.create_start)
+      printf("started: %s (%s)\n", vs_text_safe(name, sizeof(name), vm->name),
+             vs_vm_state_name(vm->state));
+  }
 }
 
 typedef struct {
@@ -52,6 +130,7 @@ static void on_progress(void *ctx, const vs_batch_t *b, const size_t *counts,
 }
 
 static int replay_only(const vs_start_opts_t *opts) {
+  char pm[4 * VS_ERROR_MSG_MAX]; /* a problem, printed safe */
   vs_reporter_t rep;
   vs_error_t err = {0};
   if (!opts->socket_path) {
@@ -69,7 +148,8 @@ static int replay_only(const vs_start_opts_t *opts) {
          rep.replayed.delivered, rep.replayed.rejected, opts->spool_dir,
          rep.replayed.left, rep.replayed.damaged);
   if (rep.problem.code)
-    fprintf(stderr, "virtscale-start: %s\n", rep.problem.msg);
+    fprintf(stderr, "virtscale-start: %s\n",
+            vs_text_safe(pm, sizeof(pm), rep.problem.msg));
   int code =
       rep.replayed.left > 0 || rep.problem.code ? EXIT_SPOOLED : EXIT_ALL_READY;
   vs_reporter_close(&rep);
@@ -86,7 +166,13 @@ int main(int argc, char **argv) {
   bool pool_open = false;
   vs_reporter_t rep = {0};
   bool rep_open = false;
+  char pm[4 * VS_ERROR_MSG_MAX]; /* a problem, printed safe */
+  signals_t sig;
 
+  if (signals_start(&sig) < 0) {
+    fprintf(stderr, "virtscale-start: cannot start the signal thread\n");
+    return EXIT_BAD_INPUT;
+  }
   int r = vs_start_cli_parse(argc, argv, &opts, &err);
   if (r == 1) {
     code = EXIT_ALL_READY;
@@ -128,6 +214,10 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  /* From here a signal stops the run cleanly: even while earlier spool
+   * files are replayed (the batch then starts nothing). */
+  atomic_store(&sig.graceful, true);
+
   /* The spool must be usable before anything starts (else exit 2);
    * earlier runs' files that cannot be replayed are reported, and never
    * keep VMs from starting. */
@@ -147,13 +237,15 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "virtscale-start: spool: earlier timings not all replayed "
               "(%s); they stay in %s\n",
-              rep.problem.msg, opts.spool_dir);
+              vs_text_safe(pm, sizeof(pm), rep.problem.msg), opts.spool_dir);
     if (rep.down)
       fprintf(stderr,
               "virtscale-start: collectd unreachable (%s): timings go to "
-              "the spool %s\n",
-              rep.problem.code ? rep.problem.msg : "replay incomplete",
-              opts.spool_dir);
+              "%s%s\n",
+              rep.problem.code ? vs_text_safe(pm, sizeof(pm), rep.problem.msg)
+                               : "replay incomplete",
+              rep.spool_open ? "the spool " : "nowhere (spool refused): lost",
+              rep.spool_open ? opts.spool_dir : "");
   }
 
   run_ctx_t ctx = {.rep = rep_open ? &rep : NULL};
@@ -164,7 +256,8 @@ int main(int argc, char **argv) {
                           .hold = opts.hold,
                           .on_done = on_done,
                           .on_progress = on_progress,
-                          .ctx = &ctx};
+                          .ctx = &ctx,
+                          .stop = &sig.stop};
   vs_batch_t b;
   if (vs_batch_run(&b, vms, n, opts.group_names, opts.n_groups, &pool, &conf,
                    &err) < 0) {
@@ -187,6 +280,8 @@ int main(int argc, char **argv) {
   }
   if (opts.progress != VS_PROGRESS_NONE)
     vs_progress_summary(stdout, &b);
+  if (b.stopped)
+    print_interrupted(&b);
   if (opts.report_path && vs_report_write(opts.report_path, &opts, &b,
                                           rep_open ? &rep : NULL, &err) < 0)
     fail_msg("report", &err);
@@ -195,6 +290,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n; i++)
     failed += vms[i].state != VS_VM_READY;
   code = failed ? EXIT_SOME_FAILED : EXIT_ALL_READY;
+  if (b.stopped)
+    code = EXIT_SIGNAL + b.stopped;
   if (rep_open) {
     if (opts.progress != VS_PROGRESS_NONE)
       printf("collectd: %zu value(s)/notification(s) delivered, %zu "
@@ -204,18 +301,19 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "virtscale-start: %zu timing line(s) LOST: collectd "
               "unreachable and the spool failed: %s\n",
-              rep.lost, rep.problem.msg);
+              rep.lost, vs_text_safe(pm, sizeof(pm), rep.problem.msg));
       code = EXIT_LOST;
-    } else if (rep.spooled && !failed) {
+    } else if (rep.spooled && !failed && !b.stopped) {
       fprintf(stderr,
               "virtscale-start: %zu timing line(s) spooled in %s (%s); "
               "`virtscale-start --replay` or the next run delivers them\n",
-              rep.spooled, opts.spool_dir, rep.problem.msg);
+              rep.spooled, opts.spool_dir,
+              vs_text_safe(pm, sizeof(pm), rep.problem.msg));
       code = EXIT_SPOOLED;
     }
     if (rep.refused)
       fprintf(stderr, "virtscale-start: collectd refused %zu line(s): %s\n",
-              rep.refused, rep.problem.msg);
+              rep.refused, vs_text_safe(pm, sizeof(pm), rep.problem.msg));
   }
   vs_batch_clear(&b);
 
@@ -227,5 +325,6 @@ out:
     vs_virt_pool_close(&pool);
   vs_start_opts_free(&opts);
   fflush(stdout);
+  signals_stop(&sig);
   return code;
 }

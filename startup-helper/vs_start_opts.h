@@ -13,7 +13,8 @@
 #define VS_START_DEFAULT_SOCKET "/var/run/collectd-unixsock"
 /* Default spool directory for timings collectd could not take. */
 #define VS_START_DEFAULT_SPOOL "/var/spool/virtscale-start"
-/* Default per-VM timeout, seconds (covers create call to ready). */
+/* Default per-VM timeout, seconds (from leaving the throttle to ready,
+ * every libvirt call included). */
 #define VS_START_DEFAULT_TIMEOUT_S 300.0
 
 /* How a VM counts as ready. */
@@ -120,3 +121,20 @@ int vs_start_opts_add_target(vs_start_opts_t *opts, const char *name,
 
 /* Append a group name (copied); returns its index or -ENOMEM. */
 int vs_start_opts_add_group(vs_start_opts_t *opts, const char *name);
+
+/* ---- text shown on terminals and in logs ------------------------------ */
+
+/* Length of the longest prefix of s (len bytes) that is at most max bytes
+ * and does not end inside a UTF-8 character: a cut there leaves whole
+ * characters only. Bytes that are not UTF-8 count as characters; a
+ * character cut short at the end of s (s was cut carelessly before) is
+ * left out. */
+size_t vs_utf8_cut(const char *s, size_t len, size_t max);
+
+/* Write s into dst (size bytes, NUL-terminated) safe for a terminal or a
+ * log line: control characters, DEL, backslash and bytes that are not
+ * well-formed UTF-8 become \xHH (so a VM name cannot move the cursor,
+ * clear the screen or start a new log line), everything else is kept.
+ * What does not fit is cut between characters and marked with "...".
+ * Returns dst. */
+char *vs_text_safe(char *dst, size_t size, const char *s);

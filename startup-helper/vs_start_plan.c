@@ -11,7 +11,6 @@
 #include "vs_start_cli.h"
 
 #define MAX_DEPTH 16
-#define MAX_PLAN_BYTES (16 * 1024 * 1024)
 
 /* A JSON document as a small tree whose nodes remember where they start in
  * the text: yajl_tree would parse the same but forgets positions, and every
@@ -27,6 +26,7 @@ typedef struct node {
   char **keys;         /* N_OBJECT */
   size_t *key_offsets; /* N_OBJECT */
   size_t n;
+  size_t cap; /* room in items, keys, key_offsets */
 } node_t;
 
 typedef struct {
@@ -37,8 +37,10 @@ typedef struct {
   int depth;
   char *key; /* pending key of the innermost object (owned) */
   size_t key_offset;
-  bool nomem, too_deep;
+  bool nomem, too_deep, too_many;
   size_t deep_offset; /* where the container that went too deep opens */
+  size_t values;      /* nodes made so far */
+  size_t many_offset; /* where the value over VS_PLAN_MAX_VALUES starts */
   bool has_nul;       /* a string or key held \u0000 */
   size_t nul_offset;  /* where it opens */
 } builder_t;
@@ -86,25 +88,31 @@ static int attach(builder_t *b, node_t *n) {
     return 1;
   }
   node_t *parent = b->stack[b->depth - 1];
-  node_t **items = realloc(parent->items, (parent->n + 1) * sizeof(*items));
-  if (!items)
-    goto nomem;
-  parent->items = items;
+  if (parent->n == parent->cap) {
+    /* doubling: a long array costs linear time, not quadratic */
+    size_t cap = parent->cap ? 2 * parent->cap : 4;
+    node_t **items = realloc(parent->items, cap * sizeof(*items));
+    if (!items)
+      goto nomem;
+    parent->items = items;
+    if (parent->type == N_OBJECT) {
+      char **keys = realloc(parent->keys, cap * sizeof(*keys));
+      if (!keys)
+        goto nomem;
+      parent->keys = keys;
+      size_t *offs = realloc(parent->key_offsets, cap * sizeof(*offs));
+      if (!offs)
+        goto nomem;
+      parent->key_offsets = offs;
+    }
+    parent->cap = cap;
+  }
   if (parent->type == N_OBJECT) {
-    char **keys = realloc(parent->keys, (parent->n + 1) * sizeof(*keys));
-    if (!keys)
-      goto nomem;
-    parent->keys = keys;
-    size_t *offs =
-        realloc(parent->key_offsets, (parent->n + 1) * sizeof(*offs));
-    if (!offs)
-      goto nomem;
-    parent->key_offsets = offs;
-    keys[parent->n] = b->key;
-    offs[parent->n] = b->key_offset;
+    parent->keys[parent->n] = b->key;
+    parent->key_offsets[parent->n] = b->key_offset;
     b->key = NULL;
   }
-  items[parent->n++] = n;
+  parent->items[parent->n++] = n;
   return 1;
 nomem:
   node_free(n);
@@ -113,6 +121,12 @@ nomem:
 }
 
 static node_t *new_node(builder_t *b, ntype_t type, size_t offset) {
+  /* The tree costs about 100 bytes a value: bounded by their number. */
+  if (++b->values > VS_PLAN_MAX_VALUES) {
+    b->too_many = true;
+    b->many_offset = offset;
+    return NULL;
+  }
   node_t *n = calloc(1, sizeof(*n));
   if (!n) {
     b->nomem = true;
@@ -229,20 +243,34 @@ typedef struct {
   const char *name;
   vs_error_t *err;
   vs_start_opts_t *opts;
+  /* line and column of offset at: positions are asked for in text order,
+   * so each walk starts where the last one ended (a plan naming 50,000
+   * domains walked the text from its start for each: quadratic) */
+  size_t at;
+  unsigned at_line, at_col;
 } plan_ctx_t;
 
-static void line_col(const char *text, size_t len, size_t offset,
-                     unsigned *line, unsigned *col) {
-  *line = 1;
-  *col = 1;
-  for (size_t i = 0; i < offset && i < len; i++) {
-    if (text[i] == '\n') {
-      (*line)++;
-      *col = 1;
+static void line_col(plan_ctx_t *p, size_t offset, unsigned *line,
+                     unsigned *col) {
+  if (offset < p->at || p->at_line == 0) {
+    p->at = 0;
+    p->at_line = p->at_col = 1;
+  }
+  for (; p->at < offset && p->at < p->len; p->at++) {
+    if (p->text[p->at] == '\n') {
+      p->at_line++;
+      p->at_col = 1;
     } else {
-      (*col)++;
+      p->at_col++;
     }
   }
+  *line = p->at_line;
+  *col = p->at_col;
+}
+
+/* The file name for messages: at most 200 bytes, whole characters. */
+static int name_len(const plan_ctx_t *p) {
+  return (int)vs_utf8_cut(p->name, strlen(p->name), 200);
 }
 
 static int fail_at(plan_ctx_t *p, size_t offset, const char *fmt, ...)
@@ -255,8 +283,14 @@ static int fail_at(plan_ctx_t *p, size_t offset, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   unsigned line, col;
-  line_col(p->text, p->len, offset, &line, &col);
-  return vs_error_set(p->err, -EINVAL, "%s:%u:%u: %s", p->name, line, col, msg);
+  line_col(p, offset, &line, &col);
+  char where[300];
+  snprintf(where, sizeof(where), "%.*s:%u:%u: ", name_len(p), p->name, line,
+           col);
+  /* a long message (it quotes the plan) is cut between characters */
+  size_t room = sizeof(p->err->msg) - 1 - strlen(where);
+  int keep = (int)vs_utf8_cut(msg, strlen(msg), room);
+  return vs_error_set(p->err, -EINVAL, "%s%.*s", where, keep, msg);
 }
 
 static const char *type_name(ntype_t t) {
@@ -356,10 +390,11 @@ static int parse_domain(plan_ctx_t *p, const node_t *n, unsigned group) {
     return r;
   if (!*name->str)
     return fail_at(p, name->offset, "domain: empty name");
-  char where[64];
+  char where[sizeof(p->opts->targets[0].where)];
   unsigned line, col;
-  line_col(p->text, p->len, name->offset, &line, &col);
-  snprintf(where, sizeof(where), "%.40s:%u:%u", p->name, line, col);
+  line_col(p, name->offset, &line, &col);
+  snprintf(where, sizeof(where), "%.*s:%u:%u",
+           (int)vs_utf8_cut(p->name, strlen(p->name), 40), p->name, line, col);
   if (vs_start_opts_add_target(p->opts, name->str, group, where) < 0)
     return vs_error_set(p->err, -ENOMEM, "out of memory");
   vs_start_target_t *t = &p->opts->targets[p->opts->n_targets - 1];
@@ -491,6 +526,9 @@ int vs_start_plan_parse(const char *text, size_t len, const char *name,
   int r = 0;
   if (b.nomem) {
     r = vs_error_set(err, -ENOMEM, "out of memory");
+  } else if (b.too_many) {
+    r = fail_at(&p, b.many_offset, "more than %d values (the limit for a plan)",
+                VS_PLAN_MAX_VALUES);
   } else if (b.too_deep) {
     r = fail_at(&p, b.deep_offset, "nested deeper than %d levels", MAX_DEPTH);
   } else if (b.has_nul) {
@@ -547,20 +585,21 @@ int vs_start_plan_load(const char *path, vs_start_opts_t *opts,
   FILE *f = fopen(path, "r");
   if (!f)
     return vs_error_set(err, -errno, "--plan %s: %s", path, strerror(errno));
-  char *buf = malloc(MAX_PLAN_BYTES + 1);
+  char *buf = malloc(VS_PLAN_MAX_BYTES + 1);
   if (!buf) {
     fclose(f);
     return vs_error_set(err, -ENOMEM, "out of memory");
   }
-  size_t len = fread(buf, 1, MAX_PLAN_BYTES + 1, f);
+  size_t len = fread(buf, 1, VS_PLAN_MAX_BYTES + 1, f);
   int rerr = ferror(f);
   fclose(f);
   int r;
   if (rerr)
     r = vs_error_set(err, -EIO, "--plan %s: read error", path);
-  else if (len > MAX_PLAN_BYTES)
-    r = vs_error_set(err, -EFBIG, "--plan %s: larger than %d bytes", path,
-                     MAX_PLAN_BYTES);
+  else if (len > VS_PLAN_MAX_BYTES)
+    r = vs_error_set(err, -EFBIG,
+                     "--plan %s: larger than %d bytes (the limit for a plan)",
+                     path, VS_PLAN_MAX_BYTES);
   else
     r = vs_start_plan_parse(buf, len, path, opts, err);
   free(buf);

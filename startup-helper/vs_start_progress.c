@@ -63,10 +63,21 @@ static void fmt_phase(char *buf, size_t size, const vs_vm_t *vm,
     snprintf(buf, size, "-");
 }
 
+/* A VM's name (or its error) as printed: control characters from libvirt
+ * names must not drive the terminal or split a log line. */
+typedef struct {
+  char s[4 * VS_ERROR_MSG_MAX];
+} safe_t;
+
+static const char *safe(safe_t *buf, const char *s) {
+  return vs_text_safe(buf->s, sizeof(buf->s), s ? s : "?");
+}
+
 void vs_progress_vm_done(vs_progress_t *p, const vs_batch_t *b, size_t i) {
   if (p->mode == VS_PROGRESS_NONE)
     return;
   const vs_vm_t *vm = &b->vms[i];
+  safe_t name, error;
   clear_line(p);
   double t = vs_batch_rel(b, vm->t.done);
   if (vm->state == VS_VM_READY) {
@@ -78,10 +89,10 @@ void vs_progress_vm_done(vs_progress_t *p, const vs_batch_t *b, size_t i) {
     fprintf(p->f,
             "%7.1fs  ready   %s  (wait %s, create %s, running %s, ready %s "
             "s)\n",
-            t, vm->name, w, c, r, rd);
+            t, safe(&name, vm->name), w, c, r, rd);
   } else {
     fprintf(p->f, "%7.1fs  %-7s %s: %s\n", t, vs_vm_state_name(vm->state),
-            vm->name, vm->error ? vm->error : "?");
+            safe(&name, vm->name), safe(&error, vm->error));
   }
   fflush(p->f);
 }
@@ -94,12 +105,15 @@ void vs_progress_end(vs_progress_t *p) {
 void vs_progress_summary(FILE *f, const vs_batch_t *b) {
   fprintf(f, "\n%-32s %-7s %8s %8s %8s %8s %8s\n", "VM", "state", "wait",
           "create", "running", "ready", "total");
+  safe_t name, error;
   for (size_t i = 0; i < b->n; i++) {
     const vs_vm_t *vm = &b->vms[i];
     char cols[VS_PHASE_COUNT][16];
+    char col0[33]; /* the name column: 32 bytes, cut between characters */
     for (vs_phase_t ph = 0; ph < VS_PHASE_COUNT; ph++)
       fmt_phase(cols[ph], sizeof(cols[ph]), vm, ph);
-    fprintf(f, "%-32.32s %-7s %8s %8s %8s %8s %8s\n", vm->name,
+    fprintf(f, "%-32s %-7s %8s %8s %8s %8s %8s\n",
+            vs_text_safe(col0, sizeof(col0), vm->name),
             vs_vm_state_name(vm->state), cols[0], cols[1], cols[2], cols[3],
             cols[4]);
   }
@@ -135,5 +149,5 @@ void vs_progress_summary(FILE *f, const vs_batch_t *b) {
   for (size_t i = 0; i < b->n; i++)
     if (b->vms[i].state != VS_VM_READY)
       fprintf(f, "%s %s: %s\n", vs_vm_state_name(b->vms[i].state),
-              b->vms[i].name, b->vms[i].error ? b->vms[i].error : "?");
+              safe(&name, b->vms[i].name), safe(&error, b->vms[i].error));
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,11 @@ int vs_report_write(const char *path, const vs_start_opts_t *opts,
   vs_json_str(g, opts->uri);
   vs_json_key(g, "started");
   vs_json_num(g, (double)b->wall0 / 1e9);
+  vs_json_key(g, "interrupted");
+  vs_json_str(g, b->stopped == SIGINT    ? "SIGINT"
+                 : b->stopped == SIGTERM ? "SIGTERM"
+                 : b->stopped            ? "signal"
+                                         : NULL);
   vs_json_key(g, "settings");
   yajl_gen_map_open(g);
   vs_json_key(g, "max_parallel");

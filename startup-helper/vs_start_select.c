@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vs_executor.h"
+#include "common/vs_time.h"
 #include "common/vs_virt.h"
+#include "vs_start_virt.h"
 
 void vs_vms_free(vs_vm_t *vms, size_t n) {
   if (!vms)
@@ -18,6 +21,8 @@ void vs_vms_free(vs_vm_t *vms, size_t n) {
 typedef struct {
   vs_vm_t *vms;
   size_t n;
+  vs_executor_t *ex; /* runs the libvirt calls, each given
+                        VS_VIRT_CALL_TIMEOUT_S */
 } list_t;
 
 static int add_vm(list_t *l, virDomainPtr dom, unsigned group,
@@ -32,10 +37,14 @@ static int add_vm(list_t *l, virDomainPtr dom, unsigned group,
     if (memcmp(l->vms[i].uuid_raw, uuid, VIR_UUID_BUFLEN) == 0)
       return vs_error_set(err, -EINVAL, "%s: domain '%s' is named twice", where,
                           name);
-  int active = virDomainIsActive(dom);
-  int persistent = virDomainIsPersistent(dom);
+  vs_error_t e = {0};
+  int active = vs_vcall_is_active(l->ex, dom, vs_virt_call_deadline(0), &e);
+  int persistent =
+      active < 0
+          ? active
+          : vs_vcall_is_persistent(l->ex, dom, vs_virt_call_deadline(0), &e);
   if (active < 0 || persistent < 0)
-    return vs_error_set_virt(err, -EIO, "%s: domain '%s'", where, name);
+    return vs_error_set(err, e.code, "%s: domain '%s': %s", where, name, e.msg);
   if (active)
     return vs_error_set(err, -EINVAL, "%s: domain '%s' is already running",
                         where, name);
@@ -71,11 +80,12 @@ static int cmp_dom_name(const void *a, const void *b) {
 static int select_listed(virConnectPtr conn, const vs_start_opts_t *opts,
                          list_t *l, vs_error_t *err) {
   virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains(conn, &doms,
-                                   VIR_CONNECT_LIST_DOMAINS_INACTIVE |
-                                       VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+  int n = vs_vcall_list(l->ex, conn,
+                        VIR_CONNECT_LIST_DOMAINS_INACTIVE |
+                            VIR_CONNECT_LIST_DOMAINS_PERSISTENT,
+                        vs_virt_call_deadline(0), &doms, err);
   if (n < 0)
-    return vs_error_set_virt(err, -EIO, "cannot list domains");
+    return n;
   regex_t re;
   bool have_re = false;
   int r = 0;
@@ -119,7 +129,12 @@ static int select_listed(virConnectPtr conn, const vs_start_opts_t *opts,
 int vs_start_select(virConnectPtr conn, const vs_start_opts_t *opts,
                     vs_vm_t **ret, size_t *n, vs_error_t *err) {
   list_t l = {0};
-  int r = 0;
+  /* One worker: the calls go one after another. */
+  vs_executor_opts_t eo = {
+      .name = "vs-select", .max_workers = 1, .max_abandoned = 1};
+  int r = vs_executor_new(&eo, &l.ex, err);
+  if (r < 0)
+    return r;
   /* Named domains, group by group, in the order given. */
   for (unsigned g = 0; r == 0 && g < (opts->n_groups ? opts->n_groups : 1);
        g++) {
@@ -127,12 +142,18 @@ int vs_start_select(virConnectPtr conn, const vs_start_opts_t *opts,
       const vs_start_target_t *t = &opts->targets[i];
       if (t->group != g)
         continue;
-      virDomainPtr dom = virDomainLookupByName(conn, t->name);
-      if (!dom)
-        dom = virDomainLookupByUUIDString(conn, t->name);
-      if (!dom) {
+      virDomainPtr dom = NULL;
+      vs_error_t e = {0};
+      r = vs_vcall_lookup_name(l.ex, conn, t->name, vs_virt_call_deadline(0),
+                               &dom, &e);
+      if (r == -ENOENT) {
         r = vs_error_set(err, -EINVAL, "%s: unknown domain '%s'", t->where,
                          t->name);
+        break;
+      }
+      if (r < 0) {
+        r = vs_error_set(err, r, "%s: domain '%s': %s", t->where, t->name,
+                         e.msg);
         break;
       }
       r = add_vm(&l, dom, g,
@@ -146,6 +167,7 @@ int vs_start_select(virConnectPtr conn, const vs_start_opts_t *opts,
     r = select_listed(conn, opts, &l, err);
   if (r == 0 && l.n == 0)
     r = vs_error_set(err, -EINVAL, "no domain to start");
+  vs_executor_free(l.ex, VS_NS_PER_SEC);
   if (r < 0) {
     vs_vms_free(l.vms, l.n);
     return r;

@@ -16,8 +16,9 @@
 /* Resolve opts' selection on conn into *ret (n VMs, in start order: by
  * group, then as given; --match / --all-inactive by name). Each VM gets
  * its probe and timeout (its own or opts'). Free with vs_vms_free().
- * Returns 0 or -EINVAL (bad selection) / -ENOMEM / -EIO (libvirt failed)
- * with err set. */
+ * Each libvirt call is given VS_VIRT_CALL_TIMEOUT_S. Returns 0 or -EINVAL
+ * (bad selection) / -ENOMEM / -EIO (libvirt failed) / -ETIMEDOUT (libvirt
+ * did not answer) with err set. */
 int vs_start_select(virConnectPtr conn, const vs_start_opts_t *opts,
                     vs_vm_t **ret, size_t *n, vs_error_t *err);
 

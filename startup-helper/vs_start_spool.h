@@ -3,64 +3,117 @@
  * delivers them.
  *
  * Layout: DIR/<start time ns, 20 digits>-<pid>.spool, one file per run,
- * holding a header line and then ready-made unixsock command lines (PUTVAL,
- * PUTNOTIF; their times are the original ones). A run holds an exclusive
- * flock on its own file while it writes it, and replay skips locked files,
- * so a replay never takes lines from a run still going; DIR/.lock
- * serialises replays. Lines are delivered oldest file first, in order, so
- * a value is never sent after a newer one of the same identifier
- * (collectd's cache drops a value older than the one it has, silently: the
- * unixsock reply is still "0 Success"). Lines collectd refuses are moved to
- * DIR/rejected.log, not retried. */
+ * holding a header line, optionally "# attempts N" (see below), and then
+ * ready-made unixsock command lines (PUTVAL, PUTNOTIF; their times are the
+ * original ones). Lines are delivered oldest file first, in order, so a
+ * value is never sent after a newer one of the same identifier (collectd's
+ * cache drops a value older than the one it has, silently: the unixsock
+ * reply is still "0 Success"). DIR/.lock serialises replays.
+ *
+ * Trust: DIR must be a directory owned by the effective user and not
+ * writable by group or others (as created: mode 0700). Anyone else who
+ * could write there could make the helper send any command to collectd.
+ * Every file in it is opened relative to the directory checked once, with
+ * O_NOFOLLOW (a symbolic link is refused, never followed) and must be a
+ * regular file.
+ *
+ * A run's file and replay: a run creates its file as <name>.open (a name
+ * replay ignores), takes an exclusive flock on it, writes the header and
+ * only then renames it to <name>.spool, holding the lock until it closes
+ * the file. So every file replay can see by its final name is either
+ * locked by a run still writing it (replay skips it) or complete; replay
+ * never takes a file between its creation and its lock. A .open file left
+ * by a crash in that instant holds no command line.
+ *
+ * What replay sends: only lines as the helper writes them (see
+ * vs_spool_check_line()), complete (ending in a newline). Anything else -
+ * a malformed or foreign line, a line cut by a crash or a full disk, a
+ * line that got no answer from collectd in VS_SPOOL_MAX_ATTEMPTS replays -
+ * goes to DIR/quarantine.log with its reason, never to collectd. Lines
+ * collectd refuses (negative status) go to DIR/rejected.log verbatim, not
+ * retried. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/vs_error.h"
 
 #define VS_SPOOL_HEADER "# virtscale-start spool 1"
+/* Second line of a file whose first line failed replays: how many. */
+#define VS_SPOOL_ATTEMPTS "# attempts "
+/* Replays a line may fail (no answer, connection lost while it was sent)
+ * before it is quarantined so that it no longer blocks the ones behind. */
+#define VS_SPOOL_MAX_ATTEMPTS 3
+#define VS_SPOOL_REJECTED "rejected.log"
+#define VS_SPOOL_QUARANTINE "quarantine.log"
 
 typedef struct {
   char *dir;  /* owned */
+  int dfd;    /* the checked directory (every file opened relative) */
   char *path; /* this run's file, NULL until the first append (owned) */
   int fd;     /* this run's file, -1 until the first append */
+  off_t good; /* end of its last complete line (rollback point) */
   size_t appended;
+  bool untrusted; /* vs_spool_open() refused the directory (-EPERM) */
 } vs_spool_t;
 
 /* Prepare the spool in dir (created with mode 0700 if missing; parents
- * must exist). Returns 0 or a negative errno with err set. */
+ * must exist). A directory owned by another user than the effective one,
+ * or writable by group or others, is refused: -EPERM, s->untrusted set,
+ * err naming the directory, its owner and mode. Returns 0 or a negative
+ * errno with err set; s needs vs_spool_close() only after success. */
 int vs_spool_open(vs_spool_t *s, const char *dir, vs_error_t *err);
 
 /* Append one command line (no newline in it) to this run's file, creating
- * it on first use. Data reaches the disk at vs_spool_sync(). Returns 0 or a
- * negative errno with err set (a spool that cannot be written). */
+ * it on first use. A write that fails part-way (a full disk) is rolled
+ * back, so the next line never joins a cut one. Data reaches the disk at
+ * vs_spool_sync(). Returns 0 or a negative errno with err set (a spool
+ * that cannot be written). */
 int vs_spool_append(vs_spool_t *s, const char *line, vs_error_t *err);
 
 /* fdatasync this run's file (no-op before the first append). */
 int vs_spool_sync(vs_spool_t *s, vs_error_t *err);
+
+/* Whether line (len bytes, no newline) is one the helper writes:
+ *   PUTVAL "<host>/virtscale_start[-<pinst>]/<type>[-<tinst>]"
+ *          [interval=N] <time>:<value>[:<value>...]
+ *   PUTNOTIF severity=failure|warning|okay time=T [host="..."]
+ *          plugin="virtscale_start" [plugin_instance="..."] [type="..."]
+ *          [type_instance="..."] message="..."
+ * each identifier field as vs_idfield() writes it, quoted as
+ * vs_unixsock_quote() does, no control character, at most
+ * VS_UNIXSOCK_LINE_MAX bytes. Returns 0, or -EINVAL with *reason set (a
+ * static string). Pure. */
+int vs_spool_check_line(const char *line, size_t len, const char **reason);
 
 /* Deliver one line: 0 delivered, -EPROTO refused by collectd (moved to
  * rejected.log), any other negative errno: the transport failed (stop). */
 typedef int (*vs_spool_send_fn)(void *ctx, const char *line);
 
 typedef struct {
-  size_t delivered, rejected, left, damaged, files_done;
+  size_t delivered, rejected, left, files_done;
+  size_t damaged;  /* lines moved to quarantine.log (malformed, cut, or
+                      unanswered in VS_SPOOL_MAX_ATTEMPTS replays) */
   size_t problems; /* files that could not be replayed: kept as they were */
 } vs_spool_stats_t;
 
-/* Deliver every spooled line of other runs' (unlocked) files, oldest
- * first, through send. Stops at the first transport failure and keeps what
- * was not delivered. A file that cannot be opened, read or rewritten (a
- * directory by that name, EACCES, EIO, ENOSPC) is left as it was, counted
- * in stats->problems with the first such error in err, and the next file is
- * replayed. Returns 0 (see stats) or a negative errno with err set when the
- * spool directory itself could not be locked or listed. */
+/* Deliver every spooled line of other runs' (complete, unlocked) files,
+ * oldest first, through send. Stops sending at the first transport
+ * failure and keeps what was not delivered. A file that cannot be opened,
+ * read or rewritten (a directory or a symbolic link by that name, EACCES,
+ * EIO, ENOSPC) is left as it was, counted in stats->problems with the
+ * first such error in err, and the next file is replayed; quarantined
+ * lines are reported in err too. Returns 0 (see stats) or a negative errno
+ * with err set when the spool directory itself could not be locked or
+ * listed. */
 int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
                     vs_spool_stats_t *stats, vs_error_t *err);
 
-/* Number of command lines waiting in dir (all files). Returns 0 or a
- * negative errno (-ENOENT: no spool directory, i.e. nothing waits). */
+/* Number of command lines waiting in dir (all files, well-formed or not).
+ * Returns 0 or a negative errno (-ENOENT: no spool directory, i.e. nothing
+ * waits). */
 int vs_spool_count(const char *dir, size_t *ret);
 
 /* Close this run's file and free s (NULL-safe). */

@@ -44,22 +44,29 @@ static void sleep_s(double s) {
 }
 
 /* Destroy whatever of the VMs runs and wait until all are inactive. */
-static int stop_all(virConnectPtr conn, const vs_vm_t *vms, size_t n,
+static int stop_all(vs_virt_pool_t *pool, const vs_vm_t *vms, size_t n,
                     vs_error_t *err) {
   uint64_t deadline = vs_now_ns() + STOP_TIMEOUT_NS;
   for (;;) {
     size_t active = 0;
     for (size_t i = 0; i < n; i++) {
-      virDomainPtr dom = virDomainLookupByUUID(conn, vms[i].uuid_raw);
-      if (!dom)
-        return vs_error_set_virt(err, -EIO, "sweep: domain %s vanished",
-                                 vms[i].name);
-      int a = virDomainIsActive(dom);
+      virDomainPtr dom = NULL;
+      int r = vs_vcall_lookup_uuid(pool->ex, pool->conns[0], vms[i].uuid_raw,
+                                   vs_virt_call_deadline(deadline), &dom, err);
+      if (r == -ENOENT)
+        return vs_error_set(err, -EIO, "sweep: domain %s vanished",
+                            vms[i].name);
+      if (r < 0)
+        return r;
+      int a = vs_vcall_is_active(pool->ex, dom, vs_virt_call_deadline(deadline),
+                                 err);
       if (a > 0) {
         active++;
-        virDomainDestroy(dom);
+        vs_vcall_destroy(pool->ex, dom, vs_virt_call_deadline(deadline), NULL);
       }
-      virDomainFree(dom);
+      vs_virt_domain_free(dom);
+      if (a < 0)
+        return a;
     }
     if (active == 0)
       return 0;
@@ -282,7 +289,7 @@ int vs_sweep_run(const vs_start_opts_t *opts, vs_virt_pool_t *pool,
     char name[16];
     level_name(name, sizeof(name), row->level);
     for (unsigned rep = 0; r == 0 && rep < opts->repeat; rep++) {
-      if ((r = stop_all(pool->conns[0], template, n, err)) < 0)
+      if ((r = stop_all(pool, template, n, err)) < 0)
         break;
       sleep_s(opts->cooldown_s);
       vs_vm_t *vms = NULL;
@@ -351,7 +358,7 @@ int vs_sweep_run(const vs_start_opts_t *opts, vs_virt_pool_t *pool,
     }
   }
   if (r == 0)
-    r = stop_all(pool->conns[0], template, n, err);
+    r = stop_all(pool, template, n, err);
   if (r < 0) {
     free(rows);
     return r;

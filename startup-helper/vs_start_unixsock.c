@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/vs_time.h"
+#include "vs_start_opts.h"
 
 int vs_unixsock_quote(char *dst, size_t size, const char *s) {
   size_t o = 0;
@@ -95,12 +96,16 @@ int vs_unixsock_putnotif(char *dst, size_t size, const char *severity,
       append_opt(dst, cap, &o, "type", id->type) < 0 ||
       append_opt(dst, cap, &o, "type_instance", id->type_instance) < 0)
     return -E2BIG;
-  /* The message: as much as fits, cut at a character boundary. */
+  /* The message: as much as fits, cut at a character boundary; the
+   * callers build it in fixed buffers, so its end may be a character cut
+   * short: left out. */
   size_t len = strlen(message);
+  len = vs_utf8_cut(message, len, len);
   char *msg = malloc(len + 4);
   if (!msg)
     return -ENOMEM;
-  memcpy(msg, message, len + 1);
+  memcpy(msg, message, len);
+  msg[len] = '\0';
   for (;;) {
     size_t before = o;
     if (append_opt(dst, cap, &o, "message", msg) == 0)
@@ -136,8 +141,10 @@ int vs_unixsock_parse_reply(const char *line, vs_unixsock_reply_t *ret) {
       (*end != ' ' && *end != '\0'))
     return -EPROTO;
   ret->status = (int)status;
-  snprintf(ret->message, sizeof(ret->message), "%s",
-           *end == ' ' ? end + 1 : end);
+  const char *msg = *end == ' ' ? end + 1 : end;
+  /* a long message is cut between characters */
+  snprintf(ret->message, sizeof(ret->message), "%.*s",
+           (int)vs_utf8_cut(msg, strlen(msg), sizeof(ret->message) - 1), msg);
   return 0;
 }
 
@@ -221,7 +228,7 @@ static int recv_line(vs_unixsock_t *c, char *line, size_t size,
       return 0;
     }
     if (c->len == sizeof(c->buf))
-      return -EPROTO; /* a reply line longer than we take */
+      return -EMSGSIZE; /* a reply line longer than we take */
     ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
     if (n > 0) {
       c->len += (size_t)n;
@@ -234,6 +241,33 @@ static int recv_line(vs_unixsock_t *c, char *line, size_t size,
     int r = wait_fd(c, POLLIN, deadline);
     if (r < 0)
       return r;
+  }
+}
+
+/* The connection failed mid-reply: close it. A garbled or over-long reply
+ * (-EPROTO, -EMSGSIZE from reading or parsing) is reported as -EIO, since
+ * -EPROTO from vs_unixsock_command() means "collectd refused the command"
+ * (the caller files the line as rejected and keeps the connection). */
+static int broken(vs_unixsock_t *c, int r, vs_error_t *err) {
+  vs_unixsock_close(c);
+  switch (r) {
+  case -ETIMEDOUT:
+    return vs_error_set(err, r,
+                        "collectd socket: timed out after %g s: collectd "
+                        "took no command or sent no complete reply",
+                        (double)c->timeout_ns / VS_NS_PER_SEC);
+  case -ECONNRESET:
+    return vs_error_set(err, r,
+                        "collectd socket: collectd closed the connection "
+                        "before its reply was complete");
+  case -EMSGSIZE:
+    return vs_error_set(err, -EIO,
+                        "collectd socket: a reply line longer than %zu bytes",
+                        sizeof(c->buf) - 1);
+  case -EPROTO:
+    return vs_error_set(err, -EIO, "collectd socket: garbled reply");
+  default:
+    return vs_error_set(err, r, "collectd socket: %s", strerror(-r));
   }
 }
 
@@ -255,20 +289,16 @@ int vs_unixsock_command(vs_unixsock_t *c, const char *line,
     r = recv_line(c, reply_line, sizeof(reply_line), deadline);
   if (r == 0 && vs_unixsock_parse_reply(reply_line, reply) < 0)
     r = -EPROTO;
-  if (r < 0) {
-    vs_unixsock_close(c);
-    return vs_error_set(err, r == -EPROTO ? -EIO : r, "collectd socket: %s",
-                        r == -EPROTO ? "garbled reply" : strerror(-r));
-  }
+  if (r < 0)
+    return broken(c, r, err);
   for (int i = 0; i < reply->status; i++) {
     r = recv_line(c, reply_line, sizeof(reply_line), deadline);
-    if (r < 0) {
-      vs_unixsock_close(c);
-      return vs_error_set(err, r, "collectd socket: %s", strerror(-r));
-    }
+    if (r < 0) /* an over-long extra line too: not a refusal */
+      return broken(c, r, err);
   }
   if (reply->status < 0)
-    return vs_error_set(err, -EPROTO, "collectd refused '%.200s': %s", line,
+    return vs_error_set(err, -EPROTO, "collectd refused '%.*s': %s",
+                        (int)vs_utf8_cut(line, strlen(line), 200), line,
                         reply->message);
   return 0;
 }

@@ -56,7 +56,7 @@ def main():
         c.check('timed out after 25 s waiting for "NEVER-PRINTED"' in (v[g3]["error"] or ""),
                 f"g3 error {v[g3]['error']!r}")
         c.check(v[g3]["durations"]["running"] is not None, "g3 did start running")
-        c.check(r["counts"]["ready"] == 2 and r["counts"]["failed"] == 1, r["counts"])
+        c.check(r["counts"]["ready"] == 2 and r["counts"]["failed"] == 1, f"counts {r['counts']}")
     c.done()
 
 

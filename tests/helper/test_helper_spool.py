@@ -7,7 +7,14 @@
    original times, and the spool is empty (0 lost).
 2. collectd goes away mid-run (stopped after the first VMs were delivered): exit 3; after it
    is back the next run replays the rest before its own values; again every timing of every
-   VM is in collectd exactly once."""
+   VM is in collectd exactly once.
+3. An earlier spool file that cannot be replayed never keeps VMs from starting.
+4. A forged spool file (a line of another plugin, a command that is no PUTVAL, a cut last
+   line) next to a good one: `--replay` sends only the good line; the others are in
+   quarantine.log with their reasons and never reach collectd.
+5. A spool directory writable by others is refused (named with its owner and mode): the VMs
+   still start, a file planted there is neither replayed nor touched; with collectd up the
+   timings are delivered (exit 0), with collectd down they are reported lost (exit 4)."""
 import glob
 import os
 import tempfile
@@ -59,6 +66,8 @@ def main():
         first = [vms.create_one(define_only=True) for _ in range(6)]
         second = [vms.create_one(define_only=True) for _ in range(6)]
         third = [vms.create_one(define_only=True) for _ in range(2)]
+        fourth = [vms.create_one(define_only=True) for _ in range(2)]
+        fifth = [vms.create_one(define_only=True) for _ in range(2)]
         common = ["--ready", "running", "--collectd-socket", cd.socket, "--spool", spool,
                   "--host", "hv-spool", "--progress", "plain"]
 
@@ -130,6 +139,76 @@ def main():
                 f"broken spool file: {r3['collectd']}")
         c.check(os.path.isdir(broken), "the broken spool file was touched")
         os.rmdir(broken)
+
+        # 4. Forged lines are quarantined, never sent.
+        now = time.time()
+        good = f'PUTVAL "spool-good/virtscale_start/duration-ready" interval=3600.000 {now:.3f}:1.5'
+        forged = [f'PUTVAL "hv-spool/cpu-0/cpu-idle" {now:.3f}:42',
+                  'FLUSH',
+                  f'PUTVAL "spool-cut/virtscale_start/duration-ready" {now:.3f}:2']
+        with open(os.path.join(spool, "00000000000000000001-1.spool"), "w") as f:
+            f.write("# virtscale-start spool 1\n" + "\n".join([forged[0], forged[1], good,
+                                                               forged[2]]))
+        cp = run("--replay", "--collectd-socket", cd.socket, "--spool", spool)
+        c.check(cp.returncode == 3, f"forged spool: --replay exit {cp.returncode}, want 3")
+        c.check("1 delivered" in cp.stdout and "3 damaged" in cp.stdout, cp.stdout)
+        c.check("quarantine.log" in cp.stderr, f"stderr: {cp.stderr[-500:]}")
+        rig.wait_for(lambda: "spool-good/virtscale_start/duration-ready" in cd.identifiers(),
+                     15, what="the good spooled line in csv")
+        have = cd.identifiers()
+        c.check(not any(i.startswith("hv-spool/cpu") or i.startswith("spool-cut/")
+                        for i in have), f"a forged line reached collectd: {sorted(have)[:20]}")
+        with open(os.path.join(spool, "quarantine.log")) as f:
+            q = f.read()
+        for line, why in zip(forged, ["identifier not as the helper builds it",
+                                      "not a PUTVAL or PUTNOTIF command",
+                                      "cut (no newline at the end)"]):
+            c.check(f"{why}: {line}" in q, f"quarantine.log lacks {why!r} for {line!r}: {q}")
+        c.check(spool_lines(spool) == 0, "forged spool file not cleared")
+
+        # 5. A spool directory writable by others is refused; VMs start anyway.
+        planted = os.path.join(spool, "00000000000000000002-1.spool")
+        with open(planted, "w") as f:
+            f.write("# virtscale-start spool 1\n"
+                    f'PUTVAL "planted/virtscale_start/duration-ready" {now:.3f}:3\n')
+        planted_before = os.stat(planted)
+        os.chmod(spool, 0o777)
+        try:
+            rep4 = os.path.join(work, "r4.json")
+            cp = run("--max-parallel", "2", "--report", rep4, *common, *fourth)
+            c.check(cp.returncode == 0, f"refused spool, collectd up: exit {cp.returncode}, "
+                                        f"want 0; {cp.stderr[-500:]}")
+            c.check(f"spool {spool} refused" in cp.stderr and "mode 0777" in cp.stderr
+                    and f"owned by uid {os.geteuid()}" in cp.stderr,
+                    f"stderr does not name the refused spool: {cp.stderr[-600:]}")
+            r4 = load_report(rep4)
+            c.check(r4["counts"]["ready"] == len(fourth), f"refused spool: {r4['counts']}")
+            c.check(r4["collectd"]["delivered"] > 0 and r4["collectd"]["spooled"] == 0
+                    and r4["collectd"]["lost"] == 0, f"refused spool: {r4['collectd']}")
+            check_all_values(c, cd, rep4, "refused spool")
+            c.check("planted/virtscale_start/duration-ready" not in cd.identifiers(),
+                    "a file in the refused spool was replayed")
+            cd.stop()
+            rep5 = os.path.join(work, "r5.json")
+            cp = run("--max-parallel", "2", "--report", rep5, *common, *fifth)
+            c.check(cp.returncode == 4, f"refused spool, collectd down: exit {cp.returncode}, "
+                                        f"want 4; {cp.stderr[-500:]}")
+            c.check("LOST" in cp.stderr and f"spool {spool} refused" in cp.stderr,
+                    f"stderr: {cp.stderr[-600:]}")
+            r5 = load_report(rep5)
+            c.check(r5["counts"]["ready"] == len(fifth), f"refused spool, down: {r5['counts']}")
+            c.check(r5["collectd"]["lost"] >= len(fifth) * 5 and r5["collectd"]["spooled"] == 0,
+                    f"refused spool, down: {r5['collectd']}")
+            after = os.stat(planted)
+            c.check((after.st_ino, after.st_size, after.st_mtime_ns) ==
+                    (planted_before.st_ino, planted_before.st_size,
+                     planted_before.st_mtime_ns), "the planted spool file was touched")
+            c.check(sorted(os.listdir(spool)) == sorted(
+                ["00000000000000000002-1.spool", "quarantine.log", ".lock"] +
+                (["rejected.log"] if os.path.exists(os.path.join(spool, "rejected.log"))
+                 else [])), f"files appeared in the refused spool: {os.listdir(spool)}")
+        finally:
+            os.chmod(spool, 0o700)
     c.done()
 
 

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
+#include "common/vs_executor.h"
 #include "common/vs_thread.h"
 #include "common/vs_time.h"
-#include "vs_executor.h"
 
 #define MS VS_NS_PER_MS
 

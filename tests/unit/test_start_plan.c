@@ -6,7 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -187,6 +191,162 @@ static void test_load_missing_file(void **state) {
       err.msg, "--plan /nonexistent/plan.json: No such file or directory");
 }
 
+/* A file over VS_PLAN_MAX_BYTES is refused before it is parsed (a 16 MB
+ * plan used to be read and parsed into a tree of hundreds of MB). */
+static void test_load_too_big(void **state) {
+  char path[] = "/tmp/vs-test-plan-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  fputs("{\"domains\": [", f);
+  for (size_t i = 0; i < 2 * 1024 * 1024 / 6; i++)
+    fputs("\"vm\", ", f);
+  fputs("\"vm\"]}", f);
+  fclose(f);
+  vs_start_opts_t o = {0};
+  vs_error_t err = {0};
+  assert_int_equal(vs_start_plan_load(path, &o, &err), -EFBIG);
+  char want[200];
+  snprintf(want, sizeof(want),
+           "--plan %s: larger than 1048576 bytes (the limit for a plan)", path);
+  assert_string_equal(err.msg, want);
+  assert_int_equal(o.n_targets, 0);
+  vs_start_opts_free(&o);
+  unlink(path);
+}
+
+/* A plan of many small values is refused at the value over the limit; one
+ * just under it parses, in linear time (every target's file:line:col was
+ * found by walking the text from its start: quadratic, minutes for 10 MB). */
+static void test_many_values(void **state) {
+  size_t size = 16 * (VS_PLAN_MAX_VALUES + 8);
+  char *text = malloc(size);
+  assert_non_null(text);
+  size_t o = (size_t)snprintf(text, size, "{\"domains\": [");
+  for (int i = 0; i < VS_PLAN_MAX_VALUES + 1; i++)
+    o += (size_t)snprintf(text + o, size - o, "%s1", i ? "," : "");
+  snprintf(text + o, size - o, "]}");
+  vs_start_opts_t opts = {0};
+  vs_error_t err = {0};
+  assert_int_equal(
+      vs_start_plan_parse(text, strlen(text), "plan.json", &opts, &err),
+      -EINVAL);
+  /* the root object and the array are values too */
+  char want[100];
+  snprintf(want, sizeof(want),
+           "plan.json:1:%d: more than %d values (the limit for a plan)",
+           (int)strlen("{\"domains\": [") + 1 + 2 * (VS_PLAN_MAX_VALUES - 2),
+           VS_PLAN_MAX_VALUES);
+  assert_string_equal(err.msg, want);
+  vs_start_opts_free(&opts);
+
+  /* 60,000 distinct names, one a line: accepted, each with its line */
+  o = (size_t)snprintf(text, size, "{\"domains\": [\n");
+  for (int i = 0; i < 60000; i++)
+    o += (size_t)snprintf(text + o, size - o, "%s\"v%d\"\n", i ? "," : "", i);
+  snprintf(text + o, size - o, "]}");
+  clock_t c0 = clock();
+  assert_int_equal(
+      vs_start_plan_parse(text, strlen(text), "plan.json", &opts, &err), 0);
+  double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+  assert_int_equal(opts.n_targets, 60000);
+  assert_string_equal(opts.targets[59999].where, "plan.json:60001:2");
+  print_message("60000 domains parsed in %.3f s of CPU\n", cpu);
+  assert_true(cpu < 5);
+  vs_start_opts_free(&opts);
+  free(text);
+}
+
+/* Messages that quote the plan or its file name are cut between UTF-8
+ * characters, never inside one. */
+static void test_cut_between_characters(void **state) {
+  /* an unknown key of 600 bytes of two-byte characters */
+  char text[1400];
+  size_t o = (size_t)snprintf(text, sizeof(text), "{\"");
+  for (int i = 0; i < 300; i++)
+    o += (size_t)snprintf(text + o, sizeof(text) - o, "\xc3\xa9");
+  snprintf(text + o, sizeof(text) - o, "\": 1}");
+  for (int shift = 0; shift < 2; shift++) {
+    /* a one-byte longer file name moves the cut by one byte */
+    const char *name = shift ? "plan.json" : "plan.jso";
+    vs_start_opts_t opts = {0};
+    vs_error_t err = {0};
+    assert_int_equal(vs_start_plan_parse(text, strlen(text), name, &opts, &err),
+                     -EINVAL);
+    size_t len = strlen(err.msg);
+    assert_true(len > 400);
+    assert_int_equal(vs_utf8_cut(err.msg, len, len), len);
+    assert_true(((unsigned char)err.msg[len - 1] & 0xC0) == 0x80);
+    vs_start_opts_free(&opts);
+  }
+  /* a target's place: the file name cut to 40 bytes, between characters */
+  char name[64];
+  o = (size_t)snprintf(name, sizeof(name), "d");
+  for (int i = 0; i < 20; i++)
+    o += (size_t)snprintf(name + o, sizeof(name) - o, "\xc3\xa9");
+  vs_start_opts_t opts = {0};
+  vs_error_t err = {0};
+  const char *plan = "{\"domains\": [\"a\"]}";
+  assert_int_equal(vs_start_plan_parse(plan, strlen(plan), name, &opts, &err),
+                   0);
+  char want[64];
+  snprintf(want, sizeof(want), "%.39s:1:14", name);
+  assert_string_equal(opts.targets[0].where, want);
+  vs_start_opts_free(&opts);
+}
+
+/* Text for terminals and logs: control characters, backslashes, invalid
+ * UTF-8 and C1 controls escaped, UTF-8 kept, cut between characters. */
+static void test_text_safe(void **state) {
+  static const struct {
+    const char *in;
+    size_t size;
+    const char *out;
+  } cases[] = {
+      {"web1", 64, "web1"},
+      {"a\x1b[2Jb\rc\x07"
+       "d\ne",
+       64, "a\\x1B[2Jb\\x0Dc\\x07d\\x0Ae"},
+      {"back\\slash", 64, "back\\x5Cslash"},
+      {"del\x7f", 64, "del\\x7F"},
+      {"\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80", 64,
+       "\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80"},
+      {"csi\xc2\x9b", 64, "csi\\xC2\\x9B"},
+      {"bad\xff\xc3(", 64, "bad\\xFF\\xC3("},
+      {"cut\xe2\x82", 64, "cut\\xE2\\x82"},
+      {"surrogate\xed\xa0\x80", 64, "surrogate\\xED\\xA0\\x80"},
+      /* cut: never inside a character or an escape, marked */
+      {"abcdef", 7, "abcdef"},
+      {"abcdefg", 7, "abc..."},
+      {"\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc", 8, "\xc3\xbc\xc3\xbc..."},
+      {"\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc", 7, "\xc3\xbc..."},
+      {"a\x1b\x1b\x1b", 8, "a..."},
+      {"a\x1b\x1b\x1b", 9, "a\\x1B..."},
+      {"a\x1b\x1b\x1b", 14, "a\\x1B\\x1B\\x1B"},
+      {"a\x1b\x1b\x1b", 13, "a\\x1B\\x1B..."},
+      {"abcd", 4, "..."},
+      {"abcd", 3, ""},
+      {"", 1, ""},
+  };
+  int failures = 0;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char buf[64];
+    vs_text_safe(buf, cases[i].size, cases[i].in);
+    if (strcmp(buf, cases[i].out) != 0 || strlen(buf) >= cases[i].size) {
+      print_error("case %zu: got \"%s\" want \"%s\"\n", i, buf, cases[i].out);
+      failures++;
+    }
+  }
+  assert_int_equal(failures, 0);
+  /* vs_utf8_cut */
+  const char *s = "a\xc3\xbc\xe2\x82\xac";
+  assert_int_equal(vs_utf8_cut(s, 6, 6), 6);
+  assert_int_equal(vs_utf8_cut(s, 6, 5), 3);
+  assert_int_equal(vs_utf8_cut(s, 6, 2), 1);
+  assert_int_equal(vs_utf8_cut(s, 6, 0), 0);
+  assert_int_equal(vs_utf8_cut("\xff\xfe", 2, 1), 1);
+}
+
 static void test_numbers(void **state) {
   unsigned long long u;
   double d;
@@ -319,6 +479,10 @@ int main(void) {
       cmocka_unit_test(test_command_line_wins),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_load_missing_file),
+      cmocka_unit_test(test_load_too_big),
+      cmocka_unit_test(test_many_values),
+      cmocka_unit_test(test_cut_between_characters),
+      cmocka_unit_test(test_text_safe),
       cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_cli),
   };

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "common/vs_idfield.h"
+#include "common/vs_time.h"
 #include "vs_start_collectd.h"
 #include "vs_start_unixsock.h"
 
@@ -136,6 +137,13 @@ static void test_putnotif(void **state) {
   assert_string_equal(back + blen - 3, "...");
   assert_int_equal((blen - 3) % 2, 0);
   free(back);
+  /* A message its caller cut inside a character (a fixed buffer): the
+   * broken character is left out, never sent to collectd. */
+  n = vs_unixsock_putnotif(line, sizeof(line), "failure", 1, &id,
+                           "VM \xc3\xbc\xe2\x82");
+  assert_true(n > 0);
+  assert_non_null(strstr(line, "message=\"VM \xc3\xbc\"\0"));
+  assert_string_equal(strstr(line, "message="), "message=\"VM \xc3\xbc\"");
 }
 
 static void test_reply(void **state) {
@@ -155,6 +163,21 @@ static void test_reply(void **state) {
                        "1x", "99999999999 x", " 0 ok"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
     assert_int_equal(vs_unixsock_parse_reply(bad[i], &r), -EPROTO);
+  /* A long message is kept up to a character boundary (it goes into error
+   * messages and logs), whichever byte the buffer's end falls on. */
+  for (int shift = 0; shift < 2; shift++) {
+    char line[1024];
+    size_t o = (size_t)snprintf(line, sizeof(line), "-1 %s", shift ? "x" : "");
+    while (o + 3 < sizeof(line)) {
+      line[o++] = '\xc3';
+      line[o++] = '\xa9';
+    }
+    line[o] = '\0';
+    assert_int_equal(vs_unixsock_parse_reply(line, &r), 0);
+    size_t len = strlen(r.message);
+    assert_true(len >= sizeof(r.message) - 2);
+    assert_int_equal((unsigned char)r.message[len - 1], 0xa9);
+  }
 }
 
 /* A fake collectd on a unix socket: answers each line with the next reply
@@ -237,6 +260,128 @@ static void test_client(void **state) {
   assert_string_equal(r.message, "ok");
   vs_unixsock_close(&c);
   pthread_join(th, NULL);
+  close(lfd);
+  unlink(sock);
+  rmdir(path);
+}
+
+/* ---- a collectd that misbehaves ---- */
+
+typedef enum {
+  H_STALL,     /* reads the command, never answers */
+  H_TRICKLE,   /* answers one byte every 50 ms (3 s for the line) */
+  H_CLOSE_MID, /* half a reply, then closes */
+  H_HUGE_LINE, /* a 5000-byte reply line */
+  H_LONG_UTF8, /* a 3 KB refusal of two-byte characters */
+} hostile_t;
+
+typedef struct {
+  int listen_fd;
+  hostile_t how;
+} hostile_srv_t;
+
+static void *hostile_collectd(void *arg) {
+  hostile_srv_t *h = arg;
+  int fd = accept(h->listen_fd, NULL, NULL);
+  if (fd < 0)
+    return NULL;
+  char c;
+  while (read(fd, &c, 1) == 1 && c != '\n')
+    ;
+  static char buf[6000];
+  size_t n = 0;
+  switch (h->how) {
+  case H_STALL:
+    usleep(1500 * 1000);
+    break;
+  case H_TRICKLE:
+    for (const char *p = "0 Success: 1 value has been dispatched, slowly.\n";
+         *p; p++) {
+      if (send(fd, p, 1, MSG_NOSIGNAL) != 1)
+        break;
+      usleep(50 * 1000);
+    }
+    break;
+  case H_CLOSE_MID:
+    if (send(fd, "0 Succ", 6, MSG_NOSIGNAL) != 6)
+      break;
+    break;
+  case H_HUGE_LINE:
+    memset(buf, 'x', 5000);
+    memcpy(buf, "0 ", 2);
+    n = 5000;
+    break;
+  case H_LONG_UTF8:
+    n = (size_t)snprintf(buf, sizeof(buf), "-1 ");
+    while (n < 3000) {
+      buf[n++] = '\xc3';
+      buf[n++] = '\xa9';
+    }
+    buf[n++] = '\n';
+    break;
+  }
+  /* the client may have gone: no SIGPIPE */
+  if (n && send(fd, buf, n, MSG_NOSIGNAL) < 0)
+    n = 0;
+  if (h->how == H_HUGE_LINE)
+    usleep(500 * 1000); /* the client must not wait for the rest */
+  close(fd);
+  return NULL;
+}
+
+/* Each misbehaviour ends the command within the timeout (0.3 s) or at
+ * once, with a message that says what happened; the connection is closed
+ * (a refusal keeps it). */
+static void test_client_hostile(void **state) {
+  char path[] = "/tmp/vs-test-unixsock-XXXXXX";
+  assert_non_null(mkdtemp(path));
+  char sock[200];
+  snprintf(sock, sizeof(sock), "%s/s", path);
+  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  strcpy(sa.sun_path, sock);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(lfd, 4), 0);
+  static const struct {
+    hostile_t how;
+    int code;
+    const char *msg;
+    double max_s; /* the command ends within (generous: a loaded host) */
+  } cases[] = {
+      {H_STALL, -ETIMEDOUT,
+       "collectd socket: timed out after 0.3 s: collectd took no command or "
+       "sent no complete reply",
+       1.2},
+      {H_TRICKLE, -ETIMEDOUT, "collectd socket: timed out after 0.3 s", 1.2},
+      {H_CLOSE_MID, -ECONNRESET,
+       "collectd socket: collectd closed the connection before its reply was "
+       "complete",
+       1.2},
+      {H_HUGE_LINE, -EIO,
+       "collectd socket: a reply line longer than 4095 bytes", 0.29},
+      {H_LONG_UTF8, -EPROTO, "collectd refused 'PUTVAL \"a/b/c\" 1:1': ", 1.2},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    hostile_srv_t h = {.listen_fd = lfd, .how = cases[i].how};
+    pthread_t th;
+    pthread_create(&th, NULL, hostile_collectd, &h);
+    vs_unixsock_t c;
+    vs_error_t err = {0};
+    vs_unixsock_reply_t r;
+    assert_int_equal(vs_unixsock_connect(&c, sock, 0.3, &err), 0);
+    uint64_t t0 = vs_now_ns();
+    int rc = vs_unixsock_command(&c, "PUTVAL \"a/b/c\" 1:1", &r, &err);
+    double took = (double)(vs_now_ns() - t0) / 1e9;
+    print_message("case %zu: %d in %.3f s: %s\n", i, rc, took, err.msg);
+    assert_int_equal(rc, cases[i].code);
+    assert_memory_equal(err.msg, cases[i].msg, strlen(cases[i].msg));
+    assert_true(took < cases[i].max_s);
+    size_t len = strlen(err.msg);
+    assert_int_equal(vs_utf8_cut(err.msg, len, len), len); /* whole chars */
+    assert_int_equal(c.fd >= 0, cases[i].code == -EPROTO);
+    vs_unixsock_close(&c);
+    pthread_join(th, NULL);
+  }
   close(lfd);
   unlink(sock);
   rmdir(path);
@@ -371,10 +516,10 @@ static void test_batch_lines(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_quote),       cmocka_unit_test(test_putval),
-      cmocka_unit_test(test_putnotif),    cmocka_unit_test(test_reply),
-      cmocka_unit_test(test_client),      cmocka_unit_test(test_vm_lines),
-      cmocka_unit_test(test_batch_lines),
+      cmocka_unit_test(test_quote),    cmocka_unit_test(test_putval),
+      cmocka_unit_test(test_putnotif), cmocka_unit_test(test_reply),
+      cmocka_unit_test(test_client),   cmocka_unit_test(test_client_hostile),
+      cmocka_unit_test(test_vm_lines), cmocka_unit_test(test_batch_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/vs_error.h"
+#include "vs_error.h"
 
 typedef struct vs_executor vs_executor_t;
 typedef struct vs_job vs_job_t;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/vs_thread.h"
-#include "common/vs_time.h"
+#include "vs_thread.h"
+#include "vs_time.h"
 
 /* Workers with nothing to do exit after this long. */
 #define IDLE_EXIT_NS (30 * VS_NS_PER_SEC)
