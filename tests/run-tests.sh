@@ -39,13 +39,13 @@ echo "format and lint: clean"
 step "ctest: unit and integration"
 (cd "${build}" && ctest --output-on-failure ${VIRTSCALE_TESTS:+-R "${VIRTSCALE_TESTS}"})
 
-step "unit tests under ASan + UBSan"
+step "unit tests and fuzz corpora under ASan + UBSan"
 cmake -S . -B "${work}/asan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_ASAN=ON >/dev/null
 cmake --build "${work}/asan" -j "$(nproc)"
 # test_core runs real reads on short intervals: stretch them for the slower
 # instrumented builds (VS_TEST_TIME_SCALE).
 (cd "${work}/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
-  VS_TEST_TIME_SCALE=2 ctest -L unit --output-on-failure)
+  VS_TEST_TIME_SCALE=2 ctest -L "unit|fuzz" --output-on-failure)
 
 step "unit tests under ThreadSanitizer"
 cmake -S . -B "${work}/tsan" -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_TSAN=ON >/dev/null
