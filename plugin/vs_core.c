@@ -225,6 +225,7 @@ static void note_unresponsive(vs_core_t *c, vs_domain_entry_t *e,
 
 static void note_answers_again(vs_core_t *c, vs_domain_entry_t *e) {
   e->stuck = false;
+  e->failed_since = 0;
   vs_token_unref(e->held);
   e->held = NULL;
   if (!e->unresponsive)
@@ -656,6 +657,19 @@ static int probe(vs_core_t *c, round_t *rd, const vs_uuid_t *uuids, size_t n,
   return r;
 }
 
+/* A failed monitor is what a domain being destroyed shows while libvirtd
+ * tears it down (seconds, until it leaves the listing): it is called
+ * unresponsive only when it stays failed three intervals (at least 5 s). */
+static bool failed_long(const vs_core_t *c, vs_domain_entry_t *e) {
+  uint64_t now = vs_now_ns();
+  if (!e->failed_since)
+    e->failed_since = now;
+  uint64_t grace = 3 * c->interval_ns;
+  if (grace < 5 * VS_NS_PER_SEC)
+    grace = 5 * VS_NS_PER_SEC;
+  return now - e->failed_since >= grace;
+}
+
 /* Verdicts for domains a call of ours got stuck on: unresponsive when the
  * monitor stays busy past the stuck threshold (or broke), answering again
  * once the stuck call returned and the monitor is free. */
@@ -680,7 +694,8 @@ static void judge_stuck(vs_core_t *c, round_t *rd) {
       for (size_t i = 0; i < n; i++) {
         char why[128];
         if (failed[i]) {
-          note_unresponsive(c, es[i], "its QEMU monitor failed");
+          if (failed_long(c, es[i]))
+            note_unresponsive(c, es[i], "its QEMU monitor failed");
         } else if (vs_plan_unresponsive(&c->plan, busy[i])) {
           snprintf(why, sizeof(why),
                    "its QEMU monitor has been busy for %.1f s",
@@ -716,7 +731,9 @@ static void give_up(vs_core_t *c, const vs_wire_t *w, const vs_uuid_t *uuids,
       e->stuck = true;
       vs_token_unref(e->held);
       e->held = vs_token_ref(call->returned);
-      if (vs_plan_unresponsive(&c->plan, busy_ms)) {
+      if (busy_ms == UINT64_MAX - 1) { /* failed: judged by later reads */
+        failed_long(c, e);
+      } else if (vs_plan_unresponsive(&c->plan, busy_ms)) {
         char why[128];
         snprintf(why, sizeof(why), "its QEMU monitor has been busy for %.1f s",
                  (double)busy_ms / 1000.0);

@@ -44,10 +44,11 @@ typedef struct {
   /* a call of ours got stuck on its monitor: left out of monitor-bound
    * calls until that call returned and the monitor is free */
   bool stuck;
-  vs_token_t *held;  /* the stuck call's "returned" token (reference) */
-  bool unresponsive; /* declared (notified) */
-  bool problem;      /* a problem was reported in this read */
-  bool had_problem;  /* ... in the previous read */
+  vs_token_t *held;      /* the stuck call's "returned" token (reference) */
+  bool unresponsive;     /* declared (notified) */
+  uint64_t failed_since; /* monotonic: its monitor was first seen failed */
+  bool problem;          /* a problem was reported in this read */
+  bool had_problem;      /* ... in the previous read */
   /* its identifier (host, plugin instance) is another tracked domain's:
    * nothing of it is dispatched while that one runs */
   bool collides;

@@ -3,9 +3,10 @@
 says so once and tries again every interval: collectd must not suspend its read
 callback (collectd doubles the wait after each failed read, up to a day).
 
-A LD_PRELOAD shim (tests/tools/vs_fail_threads.c) makes the first three thread
-creations from collectd's read thread fail; the test driver (test:///default)
-stands in for libvirtd, so no VMs are needed."""
+A LD_PRELOAD shim (tests/tools/vs_fail_threads.c) makes the plugin's first three
+thread creations fail (its event loop's, started by the set-up in the read
+callback); the test driver (test:///default) stands in for libvirtd, so no VMs are
+needed."""
 import os
 
 from vstest import Checks, plugin_dir, rig, virtscale_block
@@ -24,7 +25,7 @@ def main():
         # Only collectd's environment gets the shim (Popen copies os.environ).
         saved = dict(os.environ)
         os.environ.update(LD_PRELOAD=shim, VS_FAIL_THREADS=str(FAILS),
-                          VS_FAIL_THREADS_FROM="reader")
+                          VS_FAIL_THREADS_IN="virtscale.so")
         try:
             cd.start()
         finally:

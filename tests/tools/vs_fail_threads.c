@@ -1,11 +1,14 @@
 /* LD_PRELOAD shim for fault tests: pthread_create fails with EAGAIN for the
- * first N calls made from threads whose name starts with a prefix.
+ * first N threads whose start routine lives in a given shared object.
  *
- *   VS_FAIL_THREADS=N           how many calls fail (default 0: none)
- *   VS_FAIL_THREADS_FROM=PREFIX caller thread name prefix (default "reader")
+ *   VS_FAIL_THREADS=N         how many calls fail (default 0: none)
+ *   VS_FAIL_THREADS_IN=TEXT   part of that object's path (default
+ *                             "virtscale.so")
  *
- * collectd names its read threads "reader#N", so this makes a plugin's
- * set-up in its read callback fail the way a host out of threads does. */
+ * The plugin's first thread is its event loop's, started when the read
+ * callback sets the plugin up: this makes that set-up fail the way a host
+ * out of threads does, whichever collectd thread runs it (collectd names its
+ * read threads only after they started, so a name cannot tell). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,14 +30,14 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr,
   if (!real)
     real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
   const char *n = getenv("VS_FAIL_THREADS");
-  const char *from = getenv("VS_FAIL_THREADS_FROM");
-  if (!from)
-    from = "reader";
-  char name[16] = "";
-  if (n && pthread_getname_np(pthread_self(), name, sizeof(name)) == 0 &&
-      strncmp(name, from, strlen(from)) == 0 &&
-      atomic_fetch_add(&failed, 1) < atoi(n)) {
-    fprintf(stderr, "vs_fail_threads: pthread_create from %s: EAGAIN\n", name);
+  const char *in = getenv("VS_FAIL_THREADS_IN");
+  if (!in)
+    in = "virtscale.so";
+  Dl_info info;
+  if (n && dladdr((void *)start, &info) && info.dli_fname &&
+      strstr(info.dli_fname, in) && atomic_fetch_add(&failed, 1) < atoi(n)) {
+    fprintf(stderr, "vs_fail_threads: pthread_create in %s: EAGAIN\n",
+            info.dli_fname);
     return EAGAIN;
   }
   return real(thread, attr, start, arg);
