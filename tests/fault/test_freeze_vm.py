@@ -2,7 +2,7 @@
 """One of 10 VMs freezes (its QEMU SIGSTOPped for 20 s) under collectd at Interval 1.
 
 * every other VM has a value for every interval of the freeze (csv rows: no gap over
-  1.5 intervals, for a job-free and for a monitor-backed metric);
+  1.8 intervals, for a job-free and for a monitor-backed metric);
 * the frozen VM is reported within 2 intervals: gauge-unresponsive = 1 and a FAILURE
   notification;
 * collectd never logs a read that took longer than its interval, never suspends the
@@ -58,7 +58,10 @@ def main():
                 for metric in ("virt_cpu_total", "disk_ops-vda"):
                     ident = f"{n}/virtscale/{metric}"
                     g = gaps(cd.csv_rows(ident), t_freeze, t_thaw)
-                    c.check(max(g) <= 1.5 * INTERVAL,
+                    # Values carry libvirt's answer time, anywhere in the read's
+                    # first 3/4: consecutive ones can be ~1.75 intervals apart
+                    # (seen: 1.58 s); a missed interval makes a gap of 2 or more.
+                    c.check(max(g) <= 1.8 * INTERVAL,
                             f"{ident}: gap of {max(g):.2f} s during the freeze")
 
             # -- the frozen one: reported within 2 intervals -------------------------------
