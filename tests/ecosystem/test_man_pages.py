@@ -181,8 +181,12 @@ def config_keys_from_source():
 
 def config_keys_from_build(build):
     """vs_config_key(i) of the built code, through a small program linked against
-    every static library of the build (only the objects it needs are pulled)."""
-    archives = sorted(glob.glob(os.path.join(build, "**", "lib*.a"), recursive=True))
+    the build's own static libraries (only the objects it needs are pulled; other
+    builds a test keeps inside the build directory, such as an ASan plugin, are not
+    taken)."""
+    archives = sorted(glob.glob(os.path.join(build, "plugin", "lib*.a")) +
+                      glob.glob(os.path.join(build, "plugin", "common", "lib*.a")) +
+                      glob.glob(os.path.join(build, "startup-helper", "lib*.a")))
     if not archives:
         raise SetupError(f"no static libraries under {build}: build it first")
     cc = shutil.which("cc") or shutil.which("gcc")
