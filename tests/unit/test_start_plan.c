@@ -216,8 +216,9 @@ static void test_load_too_big(void **state) {
 }
 
 /* A plan of many small values is refused at the value over the limit; one
- * just under it parses, in linear time (every target's file:line:col was
- * found by walking the text from its start: quadratic, minutes for 10 MB). */
+ * just under it parses (every target's file:line:col was found by walking
+ * the text from its start: quadratic, minutes for 10 MB; the CPU time is
+ * printed). */
 static void test_many_values(void **state) {
   size_t size = 16 * (VS_PLAN_MAX_VALUES + 8);
   char *text = malloc(size);
@@ -251,8 +252,9 @@ static void test_many_values(void **state) {
   double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
   assert_int_equal(opts.n_targets, 60000);
   assert_string_equal(opts.targets[59999].where, "plan.json:60001:2");
+  /* A figure, not a limit (no timed assertions): the quadratic parser took
+   * minutes here, the linear one takes milliseconds. */
   print_message("60000 domains parsed in %.3f s of CPU\n", cpu);
-  assert_true(cpu < 5);
   vs_start_opts_free(&opts);
   free(text);
 }
