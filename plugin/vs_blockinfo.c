@@ -62,9 +62,11 @@ struct vs_blockinfo {
   vs_sink_t sink;
   const vs_virt_api_t *api;
   /* results for the read thread to hand over (vs_blockinfo_take) */
-  pthread_mutex_t mail_lock; /* guards mail, nmail */
+  pthread_mutex_t mail_lock; /* guards mail, nmail, stuck, nstuck */
   vs_domain_result_t *mail;
   size_t nmail;
+  vs_blockinfo_stuck_t *stuck; /* calls given up, until they return */
+  size_t nstuck;
   uint64_t period_ns, timeout_ns;
   vs_executor_t *ex;
   vs_conn_t *conn;    /* the calls (read-write when arming thresholds) */
@@ -445,6 +447,45 @@ static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   return j;
 }
 
+/* Calls whose token is no longer busy have returned (mail_lock held). */
+static void prune_stuck_locked(vs_blockinfo_t *b) {
+  size_t k = 0;
+  for (size_t i = 0; i < b->nstuck; i++) {
+    if (vs_token_busy(b->stuck[i].token))
+      b->stuck[k++] = b->stuck[i];
+    else
+      vs_token_unref(b->stuck[i].token);
+  }
+  b->nstuck = k;
+}
+
+/* d's call was given up while still out: the read thread judges d. */
+static void post_stuck(vs_blockinfo_t *b, bi_domain_t *d) {
+  vs_lock(&b->mail_lock);
+  prune_stuck_locked(b);
+  vs_blockinfo_stuck_t *p = realloc(b->stuck, (b->nstuck + 1) * sizeof(*p));
+  if (p) {
+    b->stuck = p;
+    memcpy(p[b->nstuck].uuid.b, d->uuid, sizeof(p[b->nstuck].uuid.b));
+    p[b->nstuck++].token = vs_token_ref(d->outstanding);
+  }
+  vs_unlock(&b->mail_lock);
+}
+
+size_t vs_blockinfo_stuck(vs_blockinfo_t *b, vs_blockinfo_stuck_t **ret) {
+  *ret = NULL;
+  vs_lock(&b->mail_lock);
+  prune_stuck_locked(b);
+  size_t n = b->nstuck;
+  vs_blockinfo_stuck_t *out = n ? malloc(n * sizeof(*out)) : NULL;
+  for (size_t i = 0; out && i < n; i++)
+    out[i] = (vs_blockinfo_stuck_t){.uuid = b->stuck[i].uuid,
+                                    .token = vs_token_ref(b->stuck[i].token)};
+  vs_unlock(&b->mail_lock);
+  *ret = out;
+  return out ? n : 0;
+}
+
 /* Ask one domain; returns whether its call got stuck (timed out). */
 static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   if (d->collides)
@@ -462,6 +503,8 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
     d->sampled = true;
     d->last = b->cycle_no;
   }
+  if (r == -ETIMEDOUT)
+    post_stuck(b, d);
   if (r < 0) {
     atomic_fetch_add(&b->timeouts, 1);
     if (!d->timeout_noted) {
@@ -748,6 +791,9 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
     vs_domain_label_unref(b->mail[i].label);
   }
   free(b->mail);
+  for (size_t i = 0; i < b->nstuck; i++)
+    vs_token_unref(b->stuck[i].token);
+  free(b->stuck);
   for (size_t i = 0; i < b->narmed; i++)
     free(b->armed[i].dev);
   free(b->armed);

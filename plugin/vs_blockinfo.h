@@ -17,6 +17,7 @@
 #include "vs_config.h"
 #include "vs_sample.h"
 #include "vs_sink.h"
+#include "vs_token.h"
 #include "vs_virt_api.h"
 
 typedef struct vs_blockinfo vs_blockinfo_t;
@@ -43,6 +44,21 @@ int vs_blockinfo_start(const vs_config_t *cfg, const char *hostname,
  * call answered (read thread: values dispatched there carry the read's
  * plugin context and an interval). */
 void vs_blockinfo_take(vs_blockinfo_t *b, vs_sample_t *s);
+
+/* A domain a block-info call is stuck on, with that call's "outstanding"
+ * token (busy until the call returns). */
+typedef struct {
+  vs_uuid_t uuid;
+  vs_token_t *token; /* a reference, the caller's */
+} vs_blockinfo_stuck_t;
+
+/* The domains block-info calls are stuck on now (calls given up that have
+ * not returned), for the read thread to judge like its own stuck calls: a
+ * frozen QEMU the block-info call reached first holds its job, so the
+ * sampler's NOWAIT calls skip it and never get stuck themselves. Returns the
+ * count and sets *ret (free it after unref'ing each token); 0 and NULL when
+ * there are none or memory is short. Thread-safe. */
+size_t vs_blockinfo_stuck(vs_blockinfo_t *b, vs_blockinfo_stuck_t **ret);
 
 /* A snapshot of the counters; thread-safe. */
 void vs_blockinfo_counters(vs_blockinfo_t *b, vs_blockinfo_counters_t *ret);

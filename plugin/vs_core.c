@@ -670,10 +670,31 @@ static bool failed_long(const vs_core_t *c, vs_domain_entry_t *e) {
   return now - e->failed_since >= grace;
 }
 
+/* Domains a block-info call is stuck on are judged like those a sampling
+ * call is stuck on: that call holds the domain's job, so the sampler's
+ * NOWAIT calls skip its monitor and would never find it stuck. */
+static void adopt_blockinfo_stuck(vs_core_t *c) {
+  if (!c->blockinfo)
+    return;
+  vs_blockinfo_stuck_t *st;
+  size_t n = vs_blockinfo_stuck(c->blockinfo, &st);
+  for (size_t i = 0; i < n; i++) {
+    vs_domain_entry_t *e = vs_domain_table_find(&c->table, &st[i].uuid);
+    if (e && !e->stuck && !e->collides) {
+      e->stuck = true;
+      e->held = st[i].token; /* moved */
+    } else {
+      vs_token_unref(st[i].token);
+    }
+  }
+  free(st);
+}
+
 /* Verdicts for domains a call of ours got stuck on: unresponsive when the
  * monitor stays busy past the stuck threshold (or broke), answering again
  * once the stuck call returned and the monitor is free. */
 static void judge_stuck(vs_core_t *c, round_t *rd) {
+  adopt_blockinfo_stuck(c);
   size_t n = 0;
   for (size_t i = 0; i < c->table.n; i++)
     n += c->table.entries[i]->stuck;
