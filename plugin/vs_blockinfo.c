@@ -447,6 +447,16 @@ static bi_job_t *new_job(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
   return j;
 }
 
+/* How long a close waits for a worker once the thread is to stop: every
+ * worker may be stuck, and shutdown must not wait out BlockInfoTimeout. */
+#define STOP_CLOSE_NS (1 * VS_NS_PER_SEC)
+
+/* The deadline for closing a connection now. */
+static uint64_t close_deadline(const vs_blockinfo_t *b) {
+  return vs_now_ns() +
+         (atomic_load(&b->stopping) ? STOP_CLOSE_NS : b->timeout_ns);
+}
+
 /* Calls whose token is no longer busy have returned (mail_lock held). */
 static void prune_stuck_locked(vs_blockinfo_t *b) {
   size_t k = 0;
@@ -497,12 +507,15 @@ static bool cycle_domain(vs_blockinfo_t *b, bi_domain_t *d, virDomainPtr dom) {
     return false;
   vs_token_set(d->outstanding, true);
   uint64_t t0 = vs_now_ns();
-  int r = vs_executor_run(b->ex, bi_fn, bi_release, j, t0 + b->timeout_ns);
+  int r = vs_executor_run_stoppable(b->ex, bi_fn, bi_release, j,
+                                    t0 + b->timeout_ns, &b->stopping);
   if (r == 0) {
     vs_plan_note_call(&b->plan, 1u << VS_TIER_AUTO, 1, vs_now_ns() - t0);
     d->sampled = true;
     d->last = b->cycle_no;
   }
+  if (r < 0 && atomic_load(&b->stopping))
+    return true; /* cut short by stop, not a timeout */
   if (r == -ETIMEDOUT)
     post_stuck(b, d);
   if (r < 0) {
@@ -624,7 +637,8 @@ static int pass(vs_blockinfo_t *b) {
   if (!l)
     return -1;
   l->conn = vs_conn_ref(b->conn);
-  if (vs_executor_run(b->ex, list_fn, list_release, l, deadline) < 0)
+  if (vs_executor_run_stoppable(b->ex, list_fn, list_release, l, deadline,
+                                &b->stopping) < 0)
     return -1;
   bool stuck = false;
   size_t n = l->n > 0 ? (size_t)l->n : 0;
@@ -667,7 +681,7 @@ static int pass(vs_blockinfo_t *b) {
   if (stuck) {
     /* Closing only drops our reference: the stuck call's domain keeps the
      * libvirt connection until that call returns. */
-    vs_conn_close(b->conn, b->ex, vs_now_ns() + b->timeout_ns);
+    vs_conn_close(b->conn, b->ex, close_deadline(b));
     b->conn = NULL;
   }
   return stuck ? 1 : 0;
@@ -780,8 +794,8 @@ void vs_blockinfo_stop(vs_blockinfo_t *b) {
   pthread_cond_signal(&b->wake);
   vs_unlock(&b->lock);
   pthread_join(b->thread, NULL);
-  vs_conn_close(b->conn, b->ex, vs_now_ns() + b->timeout_ns);
-  vs_conn_close(b->ev_conn, b->ex, vs_now_ns() + b->timeout_ns);
+  vs_conn_close(b->conn, b->ex, close_deadline(b));
+  vs_conn_close(b->ev_conn, b->ex, close_deadline(b));
   vs_executor_free(b->ex, 2 * VS_NS_PER_SEC);
   for (size_t i = 0; i < b->ndoms; i++)
     domain_clear(&b->doms[i]);

@@ -262,13 +262,31 @@ void vs_job_free(vs_job_t *job) {
 
 int vs_executor_run(vs_executor_t *ex, vs_job_fn fn, vs_job_release_fn release,
                     void *arg, uint64_t deadline_ns) {
+  return vs_executor_run_stoppable(ex, fn, release, arg, deadline_ns, NULL);
+}
+
+int vs_executor_run_stoppable(vs_executor_t *ex, vs_job_fn fn,
+                              vs_job_release_fn release, void *arg,
+                              uint64_t deadline_ns, const atomic_bool *stop) {
   vs_job_t *job;
   int r = vs_executor_submit(ex, fn, release, arg, &job);
   if (r < 0) {
     release(arg);
     return r;
   }
-  r = vs_job_wait(job, deadline_ns);
+  /* Waits in slices only when it may have to stop early. */
+  for (;;) {
+    uint64_t until = deadline_ns;
+    if (stop) {
+      uint64_t check = vs_now_ns() + VS_EXECUTOR_STOP_CHECK_NS;
+      if (check < until)
+        until = check;
+    }
+    r = vs_job_wait(job, until);
+    if (r == 0 || until == deadline_ns || vs_now_ns() >= deadline_ns ||
+        atomic_load(stop))
+      break;
+  }
   if (r == 0)
     vs_job_free(job);
   else

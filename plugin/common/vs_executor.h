@@ -11,6 +11,7 @@
  * than max_workers + max_abandoned of these threads. Thread-safe. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,6 +67,15 @@ void vs_job_free(vs_job_t *job);
  * -ETIMEDOUT or -EBUSY (arg will be released by the executor). */
 int vs_executor_run(vs_executor_t *ex, vs_job_fn fn, vs_job_release_fn release,
                     void *arg, uint64_t deadline_ns);
+
+/* vs_executor_run() whose wait also ends, within VS_EXECUTOR_STOP_CHECK_NS,
+ * once *stop is set (the job is then abandoned like one that missed its
+ * deadline: -ETIMEDOUT or -EBUSY). For a thread that must not wait out a
+ * stuck call when told to stop; stop NULL waits like vs_executor_run(). */
+#define VS_EXECUTOR_STOP_CHECK_NS 100000000ULL /* 0.1 s */
+int vs_executor_run_stoppable(vs_executor_t *ex, vs_job_fn fn,
+                              vs_job_release_fn release, void *arg,
+                              uint64_t deadline_ns, const atomic_bool *stop);
 
 /* A snapshot of the counters. */
 void vs_executor_stats(vs_executor_t *ex, vs_executor_stats_t *ret);

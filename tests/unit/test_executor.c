@@ -139,6 +139,49 @@ static void test_deadline_and_abandon(void **state) {
   assert_int_equal(vs_executor_free(ex, 1000 * MS), 0);
 }
 
+static atomic_bool stop_flag;
+
+static void *set_stop_later(void *arg) {
+  usleep(150 * 1000);
+  atomic_store(&stop_flag, true);
+  return arg;
+}
+
+/* A stuck call waited for with a stop flag: the wait ends soon after the flag
+ * is set, long before the deadline, and the call is abandoned like one that
+ * missed it; without the flag set, a quick call answers as usual. */
+static void test_run_stoppable(void **state) {
+  reset(state);
+  gate_t g;
+  gate_init(&g);
+  vs_executor_t *ex = new_executor(1, 2);
+  atomic_store(&stop_flag, false);
+  call_t *quick = new_call(NULL, 0);
+  assert_int_equal(vs_executor_run_stoppable(ex, call_fn, call_release, quick,
+                                             vs_now_ns() + 2000 * MS,
+                                             &stop_flag),
+                   0);
+  assert_int_equal(quick->result, 42);
+  free(quick);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, set_stop_later, NULL), 0);
+  uint64_t t0 = vs_now_ns();
+  int r = vs_executor_run_stoppable(ex, call_fn, call_release, new_call(&g, 0),
+                                    t0 + 10000 * MS, &stop_flag);
+  uint64_t waited = vs_now_ns() - t0;
+  pthread_join(t, NULL);
+  assert_int_equal(r, -ETIMEDOUT);
+  assert_true(waited >= 150 * MS);
+  assert_true(waited < 150 * MS + VS_EXECUTOR_STOP_CHECK_NS + 1000 * MS);
+  vs_executor_stats_t st;
+  vs_executor_stats(ex, &st);
+  assert_int_equal(st.abandoned, 1);
+  gate_open(&g);
+  int one = 1;
+  wait_until(released_is, &one);
+  assert_int_equal(vs_executor_free(ex, 1000 * MS), 0);
+}
+
 /* While a worker is stuck, a replacement serves the next call at once. */
 static void test_replace(void **state) {
   reset(state);
@@ -263,6 +306,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_in_time),
       cmocka_unit_test(test_deadline_and_abandon),
+      cmocka_unit_test(test_run_stoppable),
       cmocka_unit_test(test_replace),
       cmocka_unit_test(test_bound),
       cmocka_unit_test(test_free_with_stuck_call),
