@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <stdio.h>
 
+#include "common/vs_event_text.h"
 #include "vs_domain_names.h"
 
 const char *vs_state_text(int state) {
@@ -27,82 +28,6 @@ const char *vs_state_text(int state) {
   default:
     return "no state";
   }
-}
-
-/* Reasons by event detail; the event tells more than the state's reason. */
-static const char *event_reason(int event, int detail) {
-  switch (event) {
-  case VIR_DOMAIN_EVENT_STARTED:
-    switch (detail) {
-    case VIR_DOMAIN_EVENT_STARTED_BOOTED:
-      return "normal startup from boot";
-    case VIR_DOMAIN_EVENT_STARTED_MIGRATED:
-      return "migrated from another host";
-    case VIR_DOMAIN_EVENT_STARTED_RESTORED:
-      return "restored from a state file";
-    case VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT:
-      return "restored from snapshot";
-    case VIR_DOMAIN_EVENT_STARTED_WAKEUP:
-      return "returned from pmsuspended due to wakeup event";
-    }
-    break;
-  case VIR_DOMAIN_EVENT_SUSPENDED:
-    switch (detail) {
-    case VIR_DOMAIN_EVENT_SUSPENDED_PAUSED:
-      return "paused on user request";
-    case VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED:
-      return "paused for offline migration";
-    case VIR_DOMAIN_EVENT_SUSPENDED_IOERROR:
-      return "paused due to a disk I/O error";
-    case VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG:
-      return "paused due to a watchdog event";
-    case VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT:
-      return "paused after restoring from snapshot";
-    case VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY:
-      return "paused for post-copy migration";
-    case VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY_FAILED:
-      return "paused after failed post-copy";
-    }
-    break;
-  case VIR_DOMAIN_EVENT_RESUMED:
-    switch (detail) {
-    case VIR_DOMAIN_EVENT_RESUMED_UNPAUSED:
-      return "returned from paused state";
-    case VIR_DOMAIN_EVENT_RESUMED_MIGRATED:
-      return "returned from migration";
-    case VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT:
-      return "restored from snapshot";
-    case VIR_DOMAIN_EVENT_RESUMED_POSTCOPY:
-      return "running in post-copy migration mode";
-    }
-    break;
-  case VIR_DOMAIN_EVENT_STOPPED:
-    switch (detail) {
-    case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
-      return "normal shutdown";
-    case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
-      return "forced poweroff";
-    case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-      return "domain crashed";
-    case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
-      return "migrated to another host";
-    case VIR_DOMAIN_EVENT_STOPPED_SAVED:
-      return "saved to a file";
-    case VIR_DOMAIN_EVENT_STOPPED_FAILED:
-      return "domain failed to start";
-    case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
-      return "restored from a snapshot which was taken while domain was "
-             "shutoff";
-    }
-    break;
-  case VIR_DOMAIN_EVENT_SHUTDOWN:
-    return "shutting down on user request";
-  case VIR_DOMAIN_EVENT_CRASHED:
-    if (detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED)
-      return "the guest panicked";
-    break;
-  }
-  return "the reason is unknown";
 }
 
 /* The state an event leaves the domain in, and how bad that is. */
@@ -150,5 +75,5 @@ void vs_lifecycle_note(const vs_config_t *cfg, const char *hostname,
   vs_domain_names(cfg, d->name, d->uuid, hostname, host, pinst);
   vs_sink_note(sink, sev, host, pinst, "domain_state", "",
                "Domain state: %s. Reason: %s", vs_state_text(state),
-               event_reason(event, detail));
+               vs_event_reason(event, detail));
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/vs_event_text.h"
 #include "common/vs_thread.h"
 #include "common/vs_time.h"
 #include "common/vs_virt.h"
@@ -29,7 +30,7 @@ struct vs_batch_aux {
   bool reported;     /* on_done called */
   bool paused_start; /* started paused (console probe), resumed after */
   bool stopped;      /* a lifecycle event said it stopped while starting */
-  char stop_why[96];
+  char stop_why[128];
   int console; /* 0 waiting, 1 marker seen, -1 console closed */
   uint64_t console_t;
   char console_why[64];
@@ -45,23 +46,6 @@ double vs_batch_rel(const vs_batch_t *b, uint64_t t) {
 
 static void wait_until(vs_batch_t *b, uint64_t deadline) {
   vs_cond_wait_until(&b->cond, &b->lock, deadline);
-}
-
-static const char *event_name(int event, int detail) {
-  if (event == VIR_DOMAIN_EVENT_CRASHED)
-    return "crashed";
-  switch (detail) {
-  case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
-    return "shut down";
-  case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
-    return "destroyed";
-  case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-    return "crashed";
-  case VIR_DOMAIN_EVENT_STOPPED_FAILED:
-    return "failed";
-  default:
-    return "stopped";
-  }
 }
 
 /* Event thread. */
@@ -89,8 +73,8 @@ static void on_lifecycle(void *opaque, const unsigned char uuid[16], int event,
       /* Only after our create call: a stop event of an earlier life of
        * the domain can still be on its way. */
       a->stopped = true;
-      snprintf(a->stop_why, sizeof(a->stop_why), "domain %s while starting",
-               event_name(event, detail));
+      vs_event_describe(a->stop_why, sizeof(a->stop_why), event, detail,
+                        "while starting");
     }
     pthread_cond_broadcast(&b->cond);
     break;
@@ -289,14 +273,12 @@ static void *worker(void *arg) {
       } else if (!stopped && r != -ETIMEDOUT && r != -ENOTSUP &&
                  now >= deadline) {
         wait_failed(why, sizeof(why), b, vm, "waiting for the guest agent");
+      } else if (stopped) {
+        snprintf(why, sizeof(why), "%s", a->stop_why);
       }
       vs_unlock(&b->lock);
-      if (ok)
+      if (ok || stopped)
         break;
-      if (stopped) {
-        snprintf(why, sizeof(why), "domain stopped while starting");
-        break;
-      }
       if (r == -ETIMEDOUT || r == -ENOTSUP) {
         call_failed(why, sizeof(why), vm, "guest agent", r, &err, deadline);
         break;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/vs_utf8.h"
+
 void vs_ready_free(vs_ready_t *r) {
   if (!r)
     return;
@@ -128,56 +130,12 @@ int vs_start_opts_add_group(vs_start_opts_t *opts, const char *name) {
 
 /* ---- text shown on terminals and in logs ------------------------------ */
 
-/* Length (2..4) of the well-formed UTF-8 sequence at s (n bytes left), 0
- * when it is none (a stray continuation byte, overlong, surrogate, beyond
- * U+10FFFF), -1 when it is one cut short by the end of s. */
-static int utf8_seq(const unsigned char *s, size_t n) {
-  static const struct {
-    unsigned char first_lo, first_hi, second_lo, second_hi, len;
-  } forms[] = {
-      {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3},
-      {0xE1, 0xEC, 0x80, 0xBF, 3}, {0xED, 0xED, 0x80, 0x9F, 3},
-      {0xEE, 0xEF, 0x80, 0xBF, 3}, {0xF0, 0xF0, 0x90, 0xBF, 4},
-      {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4},
-  };
-  for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
-    if (s[0] < forms[f].first_lo || s[0] > forms[f].first_hi)
-      continue;
-    size_t len = forms[f].len;
-    for (size_t i = 1; i < len; i++) {
-      if (i == n)
-        return -1;
-      unsigned char lo = i == 1 ? forms[f].second_lo : 0x80,
-                    hi = i == 1 ? forms[f].second_hi : 0xBF;
-      if (s[i] < lo || s[i] > hi)
-        return 0;
-    }
-    return (int)len;
-  }
-  return 0;
-}
-
-size_t vs_utf8_cut(const char *s, size_t len, size_t max) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t o = 0;
-  while (o < len) {
-    int n = u[o] >= 0x80 ? utf8_seq(u + o, len - o) : 1;
-    if (n < 0)
-      break;                         /* a character cut short earlier */
-    size_t step = n ? (size_t)n : 1; /* a byte that is no character */
-    if (o + step > max)
-      break;
-    o += step;
-  }
-  return o;
-}
-
 /* One piece of s at i (len bytes in all): a character kept as it is, or
  * bytes written as \xHH. Sets *step to the bytes of s it covers and
  * returns the bytes it takes in the output; *escape tells which. */
 static size_t text_piece(const unsigned char *u, size_t i, size_t len,
                          size_t *step, bool *escape) {
-  int n = u[i] >= 0x80 ? utf8_seq(u + i, len - i) : 1;
+  int n = u[i] >= 0x80 ? vs_utf8_seq(u + i, len - i) : 1;
   /* C1 controls (U+0080..U+009F) drive some terminals as ESC does. */
   bool c1 = n == 2 && u[i] == 0xC2 && u[i + 1] < 0xA0;
   *escape = n <= 0 || c1 || u[i] < 0x20 || u[i] == 0x7F || u[i] == '\\';

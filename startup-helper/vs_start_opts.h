@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/vs_utf8.h" /* vs_utf8_cut() for text in logs */
+
 /* Default unixsock path of Debian's collectd unixsock plugin. */
 #define VS_START_DEFAULT_SOCKET "/var/run/collectd-unixsock"
 /* Default spool directory for timings collectd could not take. */
@@ -123,13 +125,6 @@ int vs_start_opts_add_target(vs_start_opts_t *opts, const char *name,
 int vs_start_opts_add_group(vs_start_opts_t *opts, const char *name);
 
 /* ---- text shown on terminals and in logs ------------------------------ */
-
-/* Length of the longest prefix of s (len bytes) that is at most max bytes
- * and does not end inside a UTF-8 character: a cut there leaves whole
- * characters only. Bytes that are not UTF-8 count as characters; a
- * character cut short at the end of s (s was cut carelessly before) is
- * left out. */
-size_t vs_utf8_cut(const char *s, size_t len, size_t max);
 
 /* Write s into dst (size bytes, NUL-terminated) safe for a terminal or a
  * log line: control characters, DEL, backslash and bytes that are not

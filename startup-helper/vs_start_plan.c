@@ -8,6 +8,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "common/vs_utf8.h"
 #include "vs_start_cli.h"
 
 #define MAX_DEPTH 16

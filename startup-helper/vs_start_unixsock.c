@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/vs_time.h"
+#include "common/vs_utf8.h"
 #include "vs_start_opts.h"
 
 int vs_unixsock_quote(char *dst, size_t size, const char *s) {
@@ -116,11 +117,8 @@ int vs_unixsock_putnotif(char *dst, size_t size, const char *severity,
       free(msg);
       return -E2BIG;
     }
-    /* drop a tenth (at least one character), back to a UTF-8 lead byte */
-    size_t cut = len - (len / 10 > 0 ? len / 10 : 1);
-    while (cut > 0 && ((unsigned char)message[cut] & 0xC0) == 0x80)
-      cut--;
-    len = cut;
+    /* drop a tenth (at least one byte), between UTF-8 characters */
+    len = vs_utf8_cut(message, len, len - (len / 10 > 0 ? len / 10 : 1));
     memcpy(msg, message, len);
     memcpy(msg + len, "...", 4);
   }

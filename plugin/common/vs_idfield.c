@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vs_utf8.h"
+
 /* The suffix hash is SHA-256 (GLib's GChecksum: GLib is there wherever
  * libvirt is): a cryptographic hash rather than FNV-1a because the suffix is
  * all that separates two long names with the same readable part, and FNV can
@@ -78,38 +80,16 @@ static bool kept_ascii(int b) {
 }
 
 /* Length (2..4) of the well-formed UTF-8 character at c, 0 when the bytes
- * there are not one (overlong, surrogate, above U+10FFFF, cut short). */
+ * there are not one (overlong, surrogate, above U+10FFFF, cut short). The
+ * cursor may cross a separator, so its next bytes are gathered first. */
 static size_t utf8_char_len(const cursor_t *c) {
   cursor_t k = *c;
-  int b0 = cursor_peek(&k);
-  int lo = 0x80, hi = 0xBF; /* range of the second byte */
-  size_t n;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0)
-      lo = 0xA0; /* shorter form exists */
-    else if (b0 == 0xED)
-      hi = 0x9F; /* surrogates */
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0)
-      lo = 0x90;
-    else if (b0 == 0xF4)
-      hi = 0x8F; /* above U+10FFFF */
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < n; i++) {
-    cursor_next(&k);
-    int b = cursor_peek(&k);
-    if (b < lo || b > hi)
-      return 0;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return n;
+  unsigned char buf[4];
+  size_t n = 0;
+  for (int b; n < sizeof(buf) && (b = cursor_peek(&k)) >= 0; cursor_next(&k))
+    buf[n++] = (unsigned char)b;
+  int len = n ? vs_utf8_seq(buf, n) : 0;
+  return len > 0 ? (size_t)len : 0;
 }
 
 /* Whether every byte from c to the end is '.'. */
