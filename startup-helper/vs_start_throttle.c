@@ -16,6 +16,8 @@ static void set_bound(vs_throttle_t *t, unsigned b, uint64_t now) {
   t->level_since_ns = now;
   t->fresh_n = 0;
   t->fresh_hold_s = 0;
+  t->busy_sum = 0;
+  t->busy_n = 0;
   t->limited = false;
 }
 
@@ -92,9 +94,21 @@ vs_throttle_reason_t vs_throttle_adapt(vs_throttle_t *t, uint64_t now,
     t->settled = true;
     return VS_THROTTLE_DOWN_OVERLOAD;
   }
+  if (load && load->valid) {
+    t->busy_sum += load->busy;
+    t->busy_n++;
+  }
   unsigned need = t->bound / 4 > 1 ? t->bound / 4 : 1;
   if (t->settled || t->fresh_n < need || !t->limited)
     return VS_THROTTLE_KEEP;
+
+  /* CPUs saturated at this bound: a higher one would not start VMs faster,
+   * only make each wait longer. */
+  if (t->busy_n > 0 &&
+      t->busy_sum / (double)t->busy_n >= VS_THROTTLE_SATURATED_BUSY) {
+    t->settled = true;
+    return VS_THROTTLE_CPU_SATURATED;
+  }
 
   /* Little's law with every slot in use: throughput = bound / hold time. */
   double x = (double)t->bound / (t->fresh_hold_s / (double)t->fresh_n);
@@ -129,6 +143,8 @@ const char *vs_throttle_reason_name(vs_throttle_reason_t r) {
     return "overload";
   case VS_THROTTLE_SETTLED:
     return "settled";
+  case VS_THROTTLE_CPU_SATURATED:
+    return "saturated";
   default:
     return "keep";
   }

@@ -15,10 +15,14 @@
  *  - the throughput of a bound b is estimated with Little's law as
  *    b / (mean slot hold time) over VMs that took their slot at that bound
  *    and finished (at least max(1, b/4) of them), while VMs were waiting;
- *  - climb: the first estimate, or one at least VS_THROTTLE_GAIN better than
- *    the previous bound's, doubles the bound; one worse by the same margin
- *    goes back to the previous bound; either way, once a doubling no longer
- *    pays, the bound stays ("settled");
+ *  - saturated: when the host's CPUs were on average at least
+ *    VS_THROTTLE_SATURATED_BUSY busy while this bound was the limit, it
+ *    stays ("saturated", then settled): more VMs at once cannot start more per
+ * second, they only wait longer each (Little's law);
+ *  - climb: otherwise the first estimate, or one at least VS_THROTTLE_GAIN
+ *    better than the previous bound's, doubles the bound; one worse by the
+ *    same margin goes back to the previous bound; either way, once a
+ *    doubling no longer pays, the bound stays ("settled");
  *  - failures: a start failed since the last decision -> halve the bound and
  *    climb again from there (a host that fails starts is not helped by more);
  *  - host load: more than VS_THROTTLE_MAX_RUNNABLE runnable threads per CPU
@@ -36,6 +40,7 @@
 #define VS_THROTTLE_AUTO_START 1           /* initial bound per CPU */
 #define VS_THROTTLE_GAIN 0.05        /* throughput gain a doubling must show */
 #define VS_THROTTLE_MAX_RUNNABLE 4.0 /* runnable threads per CPU */
+#define VS_THROTTLE_SATURATED_BUSY 0.9 /* mean CPU busy: no climbing */
 
 /* Host load over the last decision interval (vs_start_hostload.h). */
 typedef struct {
@@ -61,6 +66,7 @@ typedef enum {
   VS_THROTTLE_DOWN_FAILURE,
   VS_THROTTLE_DOWN_OVERLOAD,
   VS_THROTTLE_SETTLED, /* the last doubling did not pay: stay (no change) */
+  VS_THROTTLE_CPU_SATURATED, /* CPUs saturated at this bound: stay */
 } vs_throttle_reason_t;
 
 typedef struct {
@@ -77,6 +83,8 @@ typedef struct {
   unsigned failures;       /* since the last decision */
   unsigned fresh_n;        /* VMs that took a slot at this bound, done */
   double fresh_hold_s;     /* their total hold time */
+  double busy_sum;         /* CPU busy of the decisions at this bound */
+  unsigned busy_n;         /* how many were measured */
   unsigned prev_bound;     /* the bound before the last doubling, 0 none */
   double prev_x;           /* its throughput estimate, VMs/s */
   double last_x;           /* the latest estimate (reports, tests) */

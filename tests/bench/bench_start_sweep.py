@@ -58,10 +58,11 @@ def main():
         data = json.load(f)
     rows = data["levels"]
     fixed = [r for r in rows if r["level"] != "auto" and r["failed_runs"] == 0]
-    best_wall = min(fixed, key=lambda r: r["wall_s"])
-    best_mean = min(fixed, key=lambda r: r["mean_time_to_ready_s"])
+    if fixed:
+        best_wall = min(fixed, key=lambda r: r["wall_s"])
+        best_mean = min(fixed, key=lambda r: r["mean_time_to_ready_s"])
     for r in rows:
-        if r["level"] == "auto":
+        if r["level"] == "auto" and fixed:
             print(f"auto (final bound {r['final_bound']:.1f}): wall {r['wall_s']:.2f} s = "
                   f"{100 * (r['wall_s'] / best_wall['wall_s'] - 1):+.1f} % vs best fixed wall "
                   f"(bound {best_wall['level']}, {best_wall['wall_s']:.2f} s); mean time to "

@@ -136,9 +136,9 @@ static void test_auto_climbs_while_throughput_grows(void **state) {
   /* Nothing finished yet: no estimate, no change. */
   now += VS_THROTTLE_DECIDE_NS;
   vs_throttle_next_ns(&t, now);
-  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
   /* 4 at once, 8 s each: 0.5 VMs/s, the first estimate -> double. */
-  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+  assert_int_equal(level(&t, &now, 1, 8, &idle_host),
                    VS_THROTTLE_UP_THROUGHPUT);
   assert_int_equal(t.bound, 8);
   assert_true(t.prev_x == 0.5);
@@ -149,17 +149,17 @@ static void test_auto_climbs_while_throughput_grows(void **state) {
   vs_throttle_next_ns(&t, now);
   vs_throttle_release(&t, now + 12 * S, since, true);
   now += 12 * S;
-  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
   vs_throttle_release(&t, now, since, true);
   now += VS_THROTTLE_DECIDE_NS;
-  assert_int_equal(vs_throttle_adapt(&t, now, &busy_host),
+  assert_int_equal(vs_throttle_adapt(&t, now, &idle_host),
                    VS_THROTTLE_UP_THROUGHPUT);
   assert_int_equal(t.bound, 16);
   /* 16 at once, 24 s each: 0.67 VMs/s, no gain -> settle at 16. */
-  assert_int_equal(level(&t, &now, 4, 24, &busy_host), VS_THROTTLE_SETTLED);
+  assert_int_equal(level(&t, &now, 4, 24, &idle_host), VS_THROTTLE_SETTLED);
   assert_int_equal(t.bound, 16);
   /* Settled: no more changes on good news. */
-  assert_int_equal(level(&t, &now, 4, 1, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(level(&t, &now, 4, 1, &idle_host), VS_THROTTLE_KEEP);
   assert_int_equal(t.bound, 16);
 }
 
@@ -168,13 +168,13 @@ static void test_auto_goes_back_when_throughput_drops(void **state) {
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
-  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+  assert_int_equal(level(&t, &now, 1, 8, &idle_host),
                    VS_THROTTLE_UP_THROUGHPUT); /* 0.5 VMs/s at 4 */
   /* 8 at once, 20 s each: 0.4 VMs/s -> back to 4, settled. */
-  assert_int_equal(level(&t, &now, 2, 20, &busy_host),
+  assert_int_equal(level(&t, &now, 2, 20, &idle_host),
                    VS_THROTTLE_DOWN_THROUGHPUT);
   assert_int_equal(t.bound, 4);
-  assert_int_equal(level(&t, &now, 2, 1, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(level(&t, &now, 2, 1, &idle_host), VS_THROTTLE_KEEP);
   assert_int_equal(t.bound, 4);
 }
 
@@ -183,13 +183,13 @@ static void test_auto_only_counts_vms_of_this_bound(void **state) {
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
-  assert_int_equal(level(&t, &now, 1, 8, &busy_host),
+  assert_int_equal(level(&t, &now, 1, 8, &idle_host),
                    VS_THROTTLE_UP_THROUGHPUT);
   /* A VM that took its slot before the change says nothing about 8. */
   vs_throttle_release(&t, now + 1 * S, 0, true);
   vs_throttle_release(&t, now + 1 * S, 0, true);
   vs_throttle_next_ns(&t, now + 1 * S);
-  assert_int_equal(vs_throttle_adapt(&t, now + 1 * S, &busy_host),
+  assert_int_equal(vs_throttle_adapt(&t, now + 1 * S, &idle_host),
                    VS_THROTTLE_KEEP);
   assert_int_equal(t.fresh_n, 0);
 }
@@ -210,8 +210,8 @@ static void test_auto_backs_off_when_oversubscribed(void **state) {
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 64};
   vs_throttle_init(&t, &c, 0);
   uint64_t now = 0;
-  level(&t, &now, 1, 8, &busy_host);  /* -> 8 */
-  level(&t, &now, 2, 12, &busy_host); /* -> 16 */
+  level(&t, &now, 1, 8, &idle_host);  /* -> 8 */
+  level(&t, &now, 2, 12, &idle_host); /* -> 16 */
   assert_int_equal(t.bound, 16);
   vs_host_load_t crowded = {
       .valid = true, .busy = 1, .runnable = 14, .ncpu = 2};
@@ -232,6 +232,37 @@ static void test_auto_backs_off_when_oversubscribed(void **state) {
   }
   assert_int_equal(t.bound, 2);
   (void)idle_host;
+}
+
+/* CPUs saturated at the first bound: it stays there, whatever throughput
+ * the estimate shows, and the decision is traced as "saturated". A host
+ * with spare CPU climbs from the same measurements. */
+static void test_auto_stays_when_cpus_are_saturated(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 50};
+  vs_throttle_init(&t, &c, 0);
+  uint64_t now = 0;
+  assert_int_equal(level(&t, &now, 1, 7, &busy_host),
+                   VS_THROTTLE_CPU_SATURATED);
+  assert_int_equal(t.bound, 2);
+  assert_string_equal(vs_throttle_reason_name(VS_THROTTLE_CPU_SATURATED),
+                      "saturated");
+  /* Settled: faster VMs later do not make it climb. */
+  assert_int_equal(level(&t, &now, 2, 1, &busy_host), VS_THROTTLE_KEEP);
+  assert_int_equal(t.bound, 2);
+  /* The busy share is the mean over the bound's decisions: one busy
+   * interval among idle ones does not stop the climb. */
+  vs_throttle_init(&t, &c, 0);
+  now = 0;
+  fill(&t, 0, 1000);
+  vs_throttle_next_ns(&t, 0);
+  for (int i = 0; i < 3; i++) {
+    now += VS_THROTTLE_DECIDE_NS;
+    assert_int_equal(vs_throttle_adapt(&t, now, &idle_host), VS_THROTTLE_KEEP);
+  }
+  assert_int_equal(level(&t, &now, 1, 7, &busy_host),
+                   VS_THROTTLE_UP_THROUGHPUT);
+  assert_int_equal(t.bound, 4);
 }
 
 static void test_auto_failures_halve_and_restart(void **state) {
@@ -274,6 +305,7 @@ int main(void) {
       cmocka_unit_test(test_auto_only_counts_vms_of_this_bound),
       cmocka_unit_test(test_auto_needs_waiting_vms),
       cmocka_unit_test(test_auto_backs_off_when_oversubscribed),
+      cmocka_unit_test(test_auto_stays_when_cpus_are_saturated),
       cmocka_unit_test(test_auto_failures_halve_and_restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
