@@ -120,7 +120,8 @@ void vs_start_cli_usage(FILE *f) {
       "\n"
       "exit status: 0 all ready, 1 some failed, 2 bad usage or input (nothing "
       "started),\n"
-      "3 all ready but timings spooled (collectd unreachable), 4 timings "
+      "3 all ready but timings left in the spool (collectd unreachable\n"
+      "until the end), 4 timings "
       "lost (spool failed),\n"
       "130 stopped by SIGINT, 143 by SIGTERM\n",
       f);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/vs_idfield.h"
+#include "common/vs_time.h"
 
 #define LINE_SIZE 1100
 
@@ -148,6 +149,16 @@ static void note(vs_reporter_t *r, const vs_error_t *e) {
     r->problem = *e;
 }
 
+/* collectd is down: the next reconnection is due after the current wait,
+ * and the one after that waits twice as long. */
+static void went_down(vs_reporter_t *r) {
+  r->down = true;
+  r->retry_at = vs_now_ns() + r->retry_ns;
+  r->retry_ns *= 2;
+  if (r->retry_ns > VS_REPORTER_RETRY_MAX_S * VS_NS_PER_SEC)
+    r->retry_ns = VS_REPORTER_RETRY_MAX_S * VS_NS_PER_SEC;
+}
+
 /* Send through the socket: 0, -EPROTO (refused) or a transport error. */
 static int send_line(void *ctx, const char *line) {
   vs_reporter_t *r = ctx;
@@ -155,7 +166,7 @@ static int send_line(void *ctx, const char *line) {
   vs_error_t e = {0};
   int rc = vs_unixsock_command(&r->sock, line, &reply, &e);
   if (rc < 0 && rc != -EPROTO) {
-    r->down = true;
+    went_down(r);
     note(r, &e);
   } else if (rc == -EPROTO) {
     note(r, &e);
@@ -163,11 +174,73 @@ static int send_line(void *ctx, const char *line) {
   return rc;
 }
 
+/* Replay the spool through the connected socket (which send_line() marks
+ * down on a transport failure) and account for this run's own released
+ * lines. Returns whether lines were left behind (or the spool could not
+ * be replayed): then this run's lines go on to the spool, in order. */
+static bool replay(vs_reporter_t *r) {
+  vs_spool_stats_t before = r->spool.mine, st;
+  vs_error_t se = {0};
+  int rc = vs_spool_replay(&r->spool, send_line, r, &st, &se);
+  r->replayed.delivered += st.delivered;
+  r->replayed.rejected += st.rejected;
+  r->replayed.files_done += st.files_done;
+  r->replayed.damaged += st.damaged;
+  r->replayed.problems += st.problems;
+  r->replayed.left = st.left;
+  if (rc < 0 || st.problems > 0 || st.damaged > 0) {
+    r->replay_failed = true;
+    note(r, &se);
+  }
+  const vs_spool_stats_t *mine = &r->spool.mine;
+  size_t recovered = mine->delivered - before.delivered;
+  size_t rejected = mine->rejected - before.rejected;
+  size_t damaged = mine->damaged - before.damaged;
+  if (rejected || damaged || mine->problems > before.problems)
+    note(r, &se);
+  r->recovered += recovered;
+  r->refused += rejected;
+  r->lost += damaged; /* in quarantine.log: no run will send them */
+  /* Lines once counted lost by a failed sync may still be in the file and
+   * be delivered now: never below 0. */
+  size_t gone = recovered + rejected + damaged;
+  r->waiting = gone < r->waiting ? r->waiting - gone : 0;
+  return rc < 0 || st.left > 0 || mine->left > 0;
+}
+
+/* Reconnect, hand this run's spool file to replay and replay the spool;
+ * collectd is up again when nothing was left behind. */
+static void reconnect(vs_reporter_t *r) {
+  vs_unixsock_close(&r->sock);
+  vs_error_t e = {0};
+  if (vs_unixsock_connect(&r->sock, r->socket_path, r->timeout_s, &e) < 0) {
+    went_down(r);
+    note(r, &e);
+    return;
+  }
+  r->down = false; /* until a send fails (send_line()) */
+  if (r->spool_open) {
+    /* The lines spooled since the last sync are counted lost if that
+     * fails; the file is then kept (and locked) as it is. */
+    if (vs_reporter_sync(r) < 0 || vs_spool_release(&r->spool, &e) < 0) {
+      note(r, &e);
+      vs_unixsock_close(&r->sock);
+      went_down(r);
+      return;
+    }
+    if (replay(r) && !r->down)
+      went_down(r); /* a file not replayed: keep the order */
+  }
+  if (!r->down)
+    r->retry_ns = VS_REPORTER_RETRY_MIN_S * VS_NS_PER_SEC;
+}
+
 int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
                      const char *spool_dir, double timeout_s, vs_error_t *err) {
   memset(r, 0, sizeof(*r));
   r->sock.fd = -1;
   r->timeout_s = timeout_s;
+  r->retry_ns = VS_REPORTER_RETRY_MIN_S * VS_NS_PER_SEC;
   if (!socket_path) {
     r->down = true;
     return 0; /* collectd disabled: no spool either */
@@ -188,7 +261,7 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
     return vs_error_set(err, -ENOMEM, "out of memory");
   vs_error_t e = {0};
   if (vs_unixsock_connect(&r->sock, socket_path, timeout_s, &e) < 0) {
-    r->down = true;
+    went_down(r);
     note(r, &e);
     return 0;
   }
@@ -198,19 +271,16 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
    * may never be readable would spool every later run). */
   if (!r->spool_open)
     return 0;
-  vs_error_t se = {0};
-  rc = vs_spool_replay(&r->spool, send_line, r, &r->replayed, &se);
-  if (rc < 0 || r->replayed.problems > 0 || r->replayed.damaged > 0) {
-    r->replay_failed = true;
-    note(r, &se);
-  }
-  if (r->replayed.left > 0)
-    r->down = true; /* keep the order: the rest of this run spools too */
+  replay(r);
+  if (r->replayed.left > 0 && !r->down)
+    went_down(r); /* keep the order: this run spools too, for now */
   return 0;
 }
 
 int vs_reporter_line(void *reporter, const char *line) {
   vs_reporter_t *r = reporter;
+  if (r->down && r->socket_path && vs_now_ns() >= r->retry_at)
+    reconnect(r);
   if (!r->down && r->socket_path) {
     int rc = send_line(r, line);
     if (rc == 0) {
@@ -238,6 +308,7 @@ int vs_reporter_line(void *reporter, const char *line) {
     return 0;
   }
   r->spooled++;
+  r->waiting++;
   r->unsynced++;
   return 0;
 }
@@ -253,9 +324,15 @@ int vs_reporter_sync(vs_reporter_t *r) {
     note(r, &e);
     r->lost += r->unsynced;
     r->spooled -= r->unsynced;
+    r->waiting -= r->unsynced;
   }
   r->unsynced = 0;
   return rc;
+}
+
+void vs_reporter_finish(vs_reporter_t *r) {
+  if (r->down && r->socket_path)
+    reconnect(r);
 }
 
 void vs_reporter_close(vs_reporter_t *r) {

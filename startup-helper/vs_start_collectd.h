@@ -15,11 +15,19 @@
  *
  * Delivery: at open, the spool is replayed first (oldest first), so values
  * reach collectd in time order per identifier. Once the socket fails
- * during a run everything else of that run goes to the spool. */
+ * during a run the run's lines go to the spool, and the reporter tries
+ * to reconnect at a later line (VS_REPORTER_RETRY_MIN_S after the failure,
+ * the wait doubling after each failed attempt up to VS_REPORTER_RETRY_MAX_S)
+ * and once more at vs_reporter_finish(). When collectd answers again, this
+ * run's spool file is released and the whole spool replayed (earlier
+ * runs' files first, then this run's), and only when nothing is left
+ * behind do lines go to collectd directly again: a run's timings reach
+ * collectd before it exits whenever collectd is back by then. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/vs_error.h"
 #include "vs_start_batch.h"
@@ -35,6 +43,13 @@
  * threshold example's `Interesting false` keeps it from being reported as
  * missing afterwards. */
 #define VS_START_VALUE_INTERVAL 3600.0
+
+/* Reconnection attempts after a failure: the first this long after it,
+ * then after twice the previous wait, at most VS_REPORTER_RETRY_MAX_S (s).
+ * An absent socket costs a refused connect; a hung collectd costs
+ * --socket-timeout on the batch's thread, hence the growing wait. */
+#define VS_REPORTER_RETRY_MIN_S 1
+#define VS_REPORTER_RETRY_MAX_S 30
 
 /* Receives one command line; returns 0 or a negative errno. */
 typedef int (*vs_line_fn)(void *ctx, const char *line);
@@ -59,8 +74,14 @@ typedef struct {
   bool spool_open; /* false: collectd disabled, or the spool refused */
   vs_spool_stats_t replayed; /* what the replay at open did */
   bool replay_failed;        /* earlier timings could not all be replayed */
-  size_t delivered, refused, spooled, lost;
+  /* This run's lines: delivered directly, refused by collectd, written to
+   * the spool (and synced), lost (neither, or quarantined from this run's
+   * own file); of the spooled ones, recovered = delivered by this run's
+   * replays once collectd answered again, waiting = still in the spool. */
+  size_t delivered, refused, spooled, lost, recovered, waiting;
   size_t unsynced;    /* spooled since the last successful sync */
+  uint64_t retry_at;  /* while down: no reconnection before (monotonic ns) */
+  uint64_t retry_ns;  /* the wait after the next failure */
   vs_error_t problem; /* first delivery or spool problem */
 } vs_reporter_t;
 
@@ -77,13 +98,20 @@ int vs_reporter_open(vs_reporter_t *r, const char *socket_path,
                      const char *spool_dir, double timeout_s, vs_error_t *err);
 
 /* Deliver one line, or spool it, or count it as lost when it can be
- * neither (the first reason in problem). Returns 0: every line is
- * accounted for in the counters, and a caller building several lines
+ * neither (the first reason in problem). While collectd is down and a
+ * reconnection is due, tries one first (see above). Returns 0: every line
+ * is accounted for in the counters, and a caller building several lines
  * goes on with the next. */
 int vs_reporter_line(void *reporter, const char *line);
 
 /* Make spooled lines durable (call after each VM). */
 int vs_reporter_sync(vs_reporter_t *r);
+
+/* At the end of a run (after its last line and vs_reporter_sync()): if
+ * collectd was down, try to reconnect now, whatever the wait, and replay
+ * the spool, this run's lines included. Afterwards waiting is what a later
+ * run or --replay has to deliver. */
+void vs_reporter_finish(vs_reporter_t *r);
 
 /* Close the socket and the spool. NULL-safe. */
 void vs_reporter_close(vs_reporter_t *r);

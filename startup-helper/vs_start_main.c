@@ -1,6 +1,7 @@
 /* virtscale-start - main: parse, select, start (or sweep, or replay),
  * report. Exit status: 0 all ready, 1 some failed, 2 bad usage or input
- * (nothing started), 3 all ready but timings spooled, 4 timings lost,
+ * (nothing started), 3 all ready but timings left in the spool, 4 timings
+ * lost,
  * 128 + signal: a batch interrupted by SIGINT (130) or SIGTERM (143). */
 #include <errno.h>
 #include <pthread.h>
@@ -277,6 +278,7 @@ int main(int argc, char **argv) {
     host[sizeof(host) - 1] = '\0';
     vs_collectd_batch_lines(&b, host, vs_reporter_line, &rep);
     vs_reporter_sync(&rep);
+    vs_reporter_finish(&rep); /* collectd back: nothing waits for later */
   }
   if (opts.progress != VS_PROGRESS_NONE)
     vs_progress_summary(stdout, &b);
@@ -295,22 +297,31 @@ int main(int argc, char **argv) {
   if (rep_open) {
     if (opts.progress != VS_PROGRESS_NONE)
       printf("collectd: %zu value(s)/notification(s) delivered, %zu "
-             "spooled, %zu refused, %zu lost\n",
-             rep.delivered, rep.spooled, rep.refused, rep.lost);
+             "spooled (%zu delivered from the spool once collectd was back, "
+             "%zu still waiting), %zu refused, %zu lost\n",
+             rep.delivered, rep.spooled, rep.recovered, rep.waiting,
+             rep.refused, rep.lost);
     if (rep.lost) {
       fprintf(stderr,
               "virtscale-start: %zu timing line(s) LOST: collectd "
               "unreachable and the spool failed: %s\n",
               rep.lost, vs_text_safe(pm, sizeof(pm), rep.problem.msg));
       code = EXIT_LOST;
-    } else if (rep.spooled && !failed && !b.stopped) {
+    } else if (rep.waiting && !failed && !b.stopped) {
       fprintf(stderr,
               "virtscale-start: %zu timing line(s) spooled in %s (%s); "
               "`virtscale-start --replay` or the next run delivers them\n",
-              rep.spooled, opts.spool_dir,
+              rep.waiting, opts.spool_dir,
               vs_text_safe(pm, sizeof(pm), rep.problem.msg));
       code = EXIT_SPOOLED;
     }
+    if (rep.recovered)
+      fprintf(stderr,
+              "virtscale-start: collectd was unreachable for a while (%s): "
+              "%zu timing line(s) went to the spool, %zu of them delivered "
+              "once it answered again\n",
+              vs_text_safe(pm, sizeof(pm), rep.problem.msg), rep.spooled,
+              rep.recovered);
     if (rep.refused)
       fprintf(stderr, "virtscale-start: collectd refused %zu line(s): %s\n",
               rep.refused, vs_text_safe(pm, sizeof(pm), rep.problem.msg));

@@ -266,6 +266,10 @@ int vs_report_write(const char *path, const vs_start_opts_t *opts,
     yajl_gen_integer(g, (long long)rep->refused);
     vs_json_key(g, "spooled");
     yajl_gen_integer(g, (long long)rep->spooled);
+    vs_json_key(g, "recovered");
+    yajl_gen_integer(g, (long long)rep->recovered);
+    vs_json_key(g, "waiting");
+    yajl_gen_integer(g, (long long)rep->waiting);
     vs_json_key(g, "lost");
     yajl_gen_integer(g, (long long)rep->lost);
     vs_json_key(g, "replayed_from_spool");

@@ -170,6 +170,28 @@ int vs_spool_sync(vs_spool_t *s, vs_error_t *err) {
   return 0;
 }
 
+int vs_spool_release(vs_spool_t *s, vs_error_t *err) {
+  if (s->fd < 0)
+    return 0;
+  int r = vs_spool_sync(s, err);
+  if (r < 0)
+    return r;
+  char **grown = realloc(s->released, (s->n_released + 1) * sizeof(*grown));
+  if (!grown)
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  s->released = grown;
+  if (!(grown[s->n_released] = strdup(strrchr(s->path, '/') + 1)))
+    return vs_error_set(err, -ENOMEM, "out of memory");
+  s->n_released++;
+  close(s->fd); /* drops the lock: the file is complete */
+  s->fd = -1;
+  free(s->path);
+  s->path = NULL;
+  s->good = 0;
+  s->appended = 0;
+  return 0;
+}
+
 void vs_spool_close(vs_spool_t *s) {
   if (!s)
     return;
@@ -179,6 +201,9 @@ void vs_spool_close(vs_spool_t *s) {
     close(s->dfd);
   free(s->path);
   free(s->dir);
+  for (size_t i = 0; i < s->n_released; i++)
+    free(s->released[i]);
+  free(s->released);
   memset(s, 0, sizeof(*s));
   s->fd = -1;
   s->dfd = -1;
@@ -703,6 +728,14 @@ static int list_files(int dfd, const char *dir, char ***ret, size_t *n,
   return 0;
 }
 
+/* Whether name is a file this run released (vs_spool_release()). */
+static bool released(const vs_spool_t *s, const char *name) {
+  for (size_t i = 0; i < s->n_released; i++)
+    if (strcmp(s->released[i], name) == 0)
+      return true;
+  return false;
+}
+
 int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
                     vs_spool_stats_t *stats, vs_error_t *err) {
   memset(stats, 0, sizeof(*stats));
@@ -721,11 +754,13 @@ int vs_spool_replay(vs_spool_t *s, vs_spool_send_fn send, void *ctx,
     return r;
   const char *own = s->path ? strrchr(s->path, '/') + 1 : NULL;
   bool transport_down = false;
+  s->mine.left = 0;
   for (size_t i = 0; i < n; i++) {
     if (own && strcmp(names[i], own) == 0)
       continue;
-    if (replay_file(s, names[i], send, ctx, stats, &transport_down, err) < 0)
-      stats->problems++; /* left as it was; the next file is replayed */
+    vs_spool_stats_t *st = released(s, names[i]) ? &s->mine : stats;
+    if (replay_file(s, names[i], send, ctx, st, &transport_down, err) < 0)
+      st->problems++; /* left as it was; the next file is replayed */
   }
   free_list(names, n);
   return 0;

@@ -23,7 +23,10 @@
  * the file. So every file replay can see by its final name is either
  * locked by a run still writing it (replay skips it) or complete; replay
  * never takes a file between its creation and its lock. A .open file left
- * by a crash in that instant holds no command line.
+ * by a crash in that instant holds no command line. A run whose collectd
+ * answers again releases its file (vs_spool_release(): synced, unlocked,
+ * complete) and replays the spool itself; what it appends afterwards goes
+ * to a new file.
  *
  * What replay sends: only lines as the helper writes them (see
  * vs_spool_check_line()), complete (ending in a newline). Anything else -
@@ -50,13 +53,25 @@
 #define VS_SPOOL_QUARANTINE "quarantine.log"
 
 typedef struct {
+  size_t delivered, rejected, left, files_done;
+  size_t damaged;  /* lines moved to quarantine.log (malformed, cut, or
+                      unanswered in VS_SPOOL_MAX_ATTEMPTS replays) */
+  size_t problems; /* files that could not be replayed: kept as they were */
+} vs_spool_stats_t;
+
+typedef struct {
   char *dir;  /* owned */
   int dfd;    /* the checked directory (every file opened relative) */
   char *path; /* this run's file, NULL until the first append (owned) */
   int fd;     /* this run's file, -1 until the first append */
   off_t good; /* end of its last complete line (rollback point) */
   size_t appended;
-  bool untrusted; /* vs_spool_open() refused the directory (-EPERM) */
+  bool untrusted;  /* vs_spool_open() refused the directory (-EPERM) */
+  char **released; /* names of this run's released files (owned) */
+  size_t n_released;
+  /* What this process's replays did to its released files: counts summed
+   * over the replays, left as of the last one. */
+  vs_spool_stats_t mine;
 } vs_spool_t;
 
 /* Prepare the spool in dir (created with mode 0700 if missing; parents
@@ -76,6 +91,14 @@ int vs_spool_append(vs_spool_t *s, const char *line, vs_error_t *err);
 /* fdatasync this run's file (no-op before the first append). */
 int vs_spool_sync(vs_spool_t *s, vs_error_t *err);
 
+/* Hand this run's file over to replay: fdatasync it, then close it (which
+ * drops its lock), so that a replay - this run's own (counted in s->mine)
+ * or another's - takes it like any complete file of an earlier run. The
+ * next vs_spool_append() starts a new file. No-op before the first append.
+ * Returns 0, or a negative errno with err set and the file kept (a failed
+ * sync: its lines cannot be counted on). */
+int vs_spool_release(vs_spool_t *s, vs_error_t *err);
+
 /* Whether line (len bytes, no newline) is one the helper writes:
  *   PUTVAL "<host>/virtscale_start[-<pinst>]/<type>[-<tinst>]"
  *          [interval=N] <time>:<value>[:<value>...]
@@ -92,15 +115,9 @@ int vs_spool_check_line(const char *line, size_t len, const char **reason);
  * rejected.log), any other negative errno: the transport failed (stop). */
 typedef int (*vs_spool_send_fn)(void *ctx, const char *line);
 
-typedef struct {
-  size_t delivered, rejected, left, files_done;
-  size_t damaged;  /* lines moved to quarantine.log (malformed, cut, or
-                      unanswered in VS_SPOOL_MAX_ATTEMPTS replays) */
-  size_t problems; /* files that could not be replayed: kept as they were */
-} vs_spool_stats_t;
-
-/* Deliver every spooled line of other runs' (complete, unlocked) files,
- * oldest first, through send. Stops sending at the first transport
+/* Deliver every spooled line of complete, unlocked files (other runs' and
+ * this run's released ones), oldest first, through send: stats counts the
+ * other runs' lines, s->mine this run's. Stops sending at the first transport
  * failure and keeps what was not delivered. A file that cannot be opened,
  * read or rewritten (a directory or a symbolic link by that name, EACCES,
  * EIO, ENOSPC) is left as it was, counted in stats->problems with the
