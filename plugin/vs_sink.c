@@ -2,7 +2,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/vs_utf8.h"
 
@@ -18,8 +17,6 @@ void vs_sink_note(const vs_sink_t *sink, vs_severity_t sev, const char *host,
   va_start(ap, fmt);
   vsnprintf(n.message, sizeof(n.message), fmt, ap);
   va_end(ap);
-  /* A long domain name must not leave half a character at the end. */
-  size_t len = strlen(n.message);
-  n.message[vs_utf8_cut(n.message, len, len)] = '\0';
+  vs_utf8_trim(n.message); /* a long domain name: no half character */
   sink->notify(sink->ud, &n);
 }

@@ -4,31 +4,21 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "vs_utf8.h"
-
-/* Drop a character cut short at the end of msg (by the buffer's size or by
- * a caller that cut a name carelessly): messages end up in logs, JSON
- * reports and collectd notifications, which want whole UTF-8 characters. */
-static size_t end_whole(char *msg) {
-  size_t len = strlen(msg);
-  len = vs_utf8_cut(msg, len, len);
-  msg[len] = '\0';
-  return len;
-}
 
 static int vset(vs_error_t *err, int code, bool virt, const char *fmt,
                 va_list ap) {
   if (!err)
     return code;
   vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-  size_t len = end_whole(err->msg);
+  /* whole UTF-8 characters only, also after the libvirt message */
+  size_t len = vs_utf8_trim(err->msg);
   if (virt) {
     /* virGetLastErrorMessage() never returns NULL ("no error" when clear). */
     snprintf(err->msg + len, sizeof(err->msg) - len, ": %s",
              virGetLastErrorMessage());
-    end_whole(err->msg + len);
+    vs_utf8_trim(err->msg + len);
   }
   err->code = code;
   return code;

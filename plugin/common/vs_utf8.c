@@ -1,5 +1,7 @@
 #include "vs_utf8.h"
 
+#include <string.h>
+
 int vs_utf8_seq(const unsigned char *s, size_t n) {
   static const struct {
     unsigned char first_lo, first_hi, second_lo, second_hi, len;
@@ -39,4 +41,11 @@ size_t vs_utf8_cut(const char *s, size_t len, size_t max) {
     o += step;
   }
   return o;
+}
+
+size_t vs_utf8_trim(char *s) {
+  size_t len = strlen(s);
+  len = vs_utf8_cut(s, len, len);
+  s[len] = '\0';
+  return len;
 }

@@ -16,3 +16,9 @@ int vs_utf8_seq(const unsigned char *s, size_t n);
  * character cut short at the end of s (s was cut carelessly before) is
  * left out. Thread-safe. */
 size_t vs_utf8_cut(const char *s, size_t len, size_t max);
+
+/* Drop a character cut short at the end of the NUL-terminated s in place
+ * (a fixed buffer that vsnprintf filled, or a name cut carelessly before):
+ * logs, JSON reports and notifications want whole characters. Returns the
+ * new length. Thread-safe. */
+size_t vs_utf8_trim(char *s);
