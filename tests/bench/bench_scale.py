@@ -117,10 +117,12 @@ def freshness(seen, names, vplugin, t0, t1, interval):
     return fresh, every
 
 
-def run(names, conf, interval, seconds, plugin):
-    """collectd with conf at interval for `seconds` after a warm-up."""
+def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
+    """collectd with conf at interval for `seconds` after a warm-up. on_seen(seen, t0,
+    t1), when given, gets the LISTVAL update times (identifier -> set of times);
+    plugin_dir: where the plugin's .so is (default the build's plugin/)."""
     lp = rig.libvirtd_pid()
-    with rig.Collectd(rig_plugin_dir(), NETWORK + conf, interval=interval, hostname=HOST,
+    with rig.Collectd(plugin_dir or rig_plugin_dir(), NETWORK + conf, interval=interval, hostname=HOST,
                       csv=False, allow_errors=[r"."]) as cd:  # counted, not fatal
         cd.start()
         time.sleep(max(3.0, 3 * interval))  # connect, first rounds
@@ -145,7 +147,9 @@ def run(names, conf, interval, seconds, plugin):
         slow = sum(1 for ln in cd.log().splitlines() if "took" in ln and "seconds" in ln)
         errors = [ln for ln in cd.log().splitlines() if "[error]" in ln]
         cd.stop()
-    fresh, longest = freshness(seen, names, "virtscale" if plugin == "virtscale" else "virt",
+    if on_seen:
+        on_seen(seen, t0, t1)
+    fresh, longest = freshness(seen, names, "virt" if plugin == "virt" else "virtscale",
                                t0, t1, interval)
     secs = t1 - t0
     res = {"plugin": plugin, "interval": interval, "vms": len(names), "seconds": secs,
