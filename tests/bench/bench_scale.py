@@ -122,8 +122,9 @@ def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
     t1), when given, gets the LISTVAL update times (identifier -> set of times);
     plugin_dir: where the plugin's .so is (default the build's plugin/)."""
     lp = rig.libvirtd_pid()
-    with rig.Collectd(plugin_dir or rig_plugin_dir(), NETWORK + conf, interval=interval, hostname=HOST,
-                      csv=False, allow_errors=[r"."]) as cd:  # counted, not fatal
+    with rig.Collectd(plugin_dir or rig_plugin_dir(), NETWORK + conf, interval=interval,
+                      hostname=HOST, csv=False,
+                      allow_errors=[r"."]) as cd:  # counted, not fatal
         cd.start()
         time.sleep(max(3.0, 3 * interval))  # connect, first rounds
         seen = {}        # identifier -> set of update times

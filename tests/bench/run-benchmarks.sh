@@ -14,6 +14,7 @@ bash tests/rig/install-deps.sh
 work=$(mktemp -d /tmp/virtscale-bench.XXXXXX)
 trap 'rm -rf "${work}"' EXIT
 cmake -S . -B "${work}/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# the plugin, the helper and the benchmarks' dispatch-only plugin (tests/bench/vs_floor.c)
-cmake --build "${work}/build" -j "$(nproc)" --target virtscale virtscale-start vsfloor >/dev/null
+# the plugin, the helper, the benchmarks' dispatch-only plugin (tests/bench/vs_floor.c)
+# and libvirt client (tests/bench/vs_lvbench.c)
+cmake --build "${work}/build" -j "$(nproc)" --target virtscale virtscale-start vsfloor vslvbench >/dev/null
 VIRTSCALE_BUILD_DIR="${work}/build" python3 -u tests/bench/benchmarks.py "$@"
