@@ -264,7 +264,8 @@ def limits_lines(cost):
              f"{LIBVIRTD_GOAL}×). collectd: virtscale bulk's collectd CPU per interval against "
              f"collectd dispatching the same identifiers from a plugin that does nothing "
              f"else (`tests/bench/vs_floor.c`, the *collectd floor* row above; goal ≤ "
-             f"{COLLECTD_GOAL}×).", "",
+             f"{COLLECTD_GOAL}×). Where collectd's side goes beyond the floor: *Instructions "
+             f"per read* in the growth section.", "",
              "| VMs | libvirtd ms: virtscale / domstats | ratio | goal | collectd ms: "
              "virtscale / floor | ratio | goal |", "|---|---|---|---|---|---|---|"]
     for n in sorted(cost["by_vms"], key=int):

@@ -787,8 +787,11 @@ def findings_b(d):
         return out + [""]
     lo_cpu, hi_cpu = min(x for x, _ in saved), max(x for x, _ in saved)
     lo_w, hi_w = min(y for _, y in saved), max(y for _, y in saved)
-    out += [f"- Answer: the bulk call saved {100 * lo_cpu:.0f} to {100 * hi_cpu:.0f} % of "
-            f"libvirtd's CPU and {100 * lo_w:.0f} to {100 * hi_w:.0f} % of the wall per round"
+    def span(lo, hi):
+        return f"{100 * lo:.0f}" if round(100 * lo) == round(100 * hi) else \
+            f"{100 * lo:.0f} to {100 * hi:.0f}"
+    out += [f"- Answer: the bulk call saved {span(lo_cpu, hi_cpu)} % of libvirtd's CPU and "
+            f"{span(lo_w, hi_w)} % of the wall per round"
             + (" (negative: the per-domain calls were cheaper in that run)"
                if min(lo_cpu, lo_w) < 0 else "")
             + " — the per-call overhead (round trip, RPC dispatch, ACL check, domain lookup), "

@@ -224,6 +224,13 @@ def size_lines(st, n):
                 lines += [f"auto's bound{f' (run {i + 1})' if len(r['bound_traces']) > 1 else ''}"
                           ": " + ", ".join(f"{x['bound']} at {x['t']:.1f} s ({x['reason']})"
                                            for x in tr) + ".", ""]
+                held = {x["bound"] for x in tr}
+                fixed = [q for q in rows if len(held) == 1 and q["level"] == str(held.pop())]
+                if fixed:
+                    lines += [f"auto held bound {fixed[0]['level']} from start to end, the same "
+                              f"as the fixed row {fixed[0]['level']}: the difference between "
+                              f"those two rows is the spread between two storms run the same "
+                              f"way, not the throttle rule.", ""]
     for r in rows:
         for msg, k in sorted(r.get("failures", {}).items(), key=lambda x: -x[1]):
             lines.append(f"* {bound_label(r)}: {k} × {msg}")
