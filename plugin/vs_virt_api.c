@@ -41,6 +41,7 @@ void vs_records_free(vs_record_t *recs, size_t n) {
 typedef struct {
   vs_uuid_t uuid;
   virDomainPtr dom;
+  int id; /* the domain's ID when known (a restart changes it), else -2 */
 } handle_t;
 
 /* One connection. Its calls come one at a time (a lane or the probe sends
@@ -64,23 +65,44 @@ static int handle_cmp(const void *a, const void *b) {
 
 static void handles_clear(conn_t *c) {
   for (size_t i = 0; i < c->nhandles; i++)
-    virDomainFree(c->handles[i].dom);
+    if (c->handles[i].dom)
+      virDomainFree(c->handles[i].dom);
   free(c->handles);
   c->handles = NULL;
   c->nhandles = 0;
 }
 
-/* Replace the cache with doms (references taken). */
-static int handles_set(conn_t *c, virDomainPtr *doms, size_t n) {
+static handle_t *handle_find(const conn_t *c, const vs_uuid_t *u);
+
+/* Replace the cache with doms, whose UUIDs and IDs are in recs (NULL: the
+ * UUIDs are asked here). A domain already in the cache with the same ID
+ * keeps its handle; the others are referenced. Fewer calls on domains than
+ * a new reference for each: libvirt's client formats the domain's UUID for
+ * its debug log in every public call on a domain, logging on or off (the
+ * benchmark's callgrind part measures it). */
+static int handles_set(conn_t *c, virDomainPtr *doms, const vs_record_t *recs,
+                       size_t n) {
   handle_t *h = calloc(n ? n : 1, sizeof(*h));
   if (!h)
     return -ENOMEM;
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (virDomainGetUUID(doms[i], h[k].uuid.b) < 0)
+    h[k].id = -2;
+    if (recs) {
+      h[k].uuid = recs[i].uuid;
+      h[k].id = recs[i].id;
+    } else if (virDomainGetUUID(doms[i], h[k].uuid.b) < 0) {
       continue;
-    virDomainRef(doms[i]);
-    h[k++].dom = doms[i];
+    }
+    handle_t *old = handle_find(c, &h[k].uuid);
+    if (old && old->dom && old->id == h[k].id && h[k].id != -2) {
+      h[k].dom = old->dom;
+      old->dom = NULL; /* moved: not freed below */
+    } else {
+      virDomainRef(doms[i]);
+      h[k].dom = doms[i];
+    }
+    k++;
   }
   qsort(h, k, sizeof(*h), handle_cmp);
   handles_clear(c);
@@ -89,14 +111,17 @@ static int handles_set(conn_t *c, virDomainPtr *doms, size_t n) {
   return 0;
 }
 
-static virDomainPtr handle_find(const conn_t *c, const vs_uuid_t *u) {
+static handle_t *handle_find(const conn_t *c, const vs_uuid_t *u) {
   /* bsearch's array must not be NULL, even with no element (the cache
    * before the first listing). */
   if (!c->nhandles)
     return NULL;
   handle_t key = {.uuid = *u};
-  const handle_t *h =
-      bsearch(&key, c->handles, c->nhandles, sizeof(*h), handle_cmp);
+  return bsearch(&key, c->handles, c->nhandles, sizeof(handle_t), handle_cmp);
+}
+
+static virDomainPtr handle_dom(const conn_t *c, const vs_uuid_t *u) {
+  const handle_t *h = handle_find(c, u);
   return h ? h->dom : NULL;
 }
 
@@ -108,7 +133,7 @@ static int refresh_handles(conn_t *c, unsigned *rpcs, vs_error_t *err) {
       virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   if (n < 0)
     return vs_error_set_virt(err, -EIO, "cannot list domains");
-  int r = handles_set(c, doms, (size_t)n);
+  int r = handles_set(c, doms, NULL, (size_t)n);
   for (int i = 0; i < n; i++)
     virDomainFree(doms[i]);
   free(doms);
@@ -121,7 +146,7 @@ static int lookup(conn_t *c, const vs_uuid_t *uuids, size_t n,
                   virDomainPtr *out, unsigned *rpcs, vs_error_t *err) {
   bool listed = false;
   for (size_t i = 0; i < n; i++) {
-    out[i] = handle_find(c, &uuids[i]);
+    out[i] = handle_dom(c, &uuids[i]);
     if (!out[i] && !listed) {
       int r = refresh_handles(c, rpcs, err);
       if (r < 0)
@@ -270,9 +295,11 @@ static int take_record(virDomainStatsRecordPtr rec, const vs_stats_req_t *req,
   return 0;
 }
 
+/* kept (n slots, may be NULL): the domain of each record taken, in order. */
 static int take_records(virDomainStatsRecordPtr *recs, int n,
                         const vs_stats_req_t *req, vs_record_t **ret,
-                        size_t *nret, unsigned *rpcs, vs_error_t *err) {
+                        size_t *nret, virDomainPtr *kept, unsigned *rpcs,
+                        vs_error_t *err) {
   vs_record_t *out = calloc(n > 0 ? (size_t)n : 1, sizeof(*out));
   if (!out)
     return vs_error_set(err, -ENOMEM, "out of memory");
@@ -283,9 +310,11 @@ static int take_records(virDomainStatsRecordPtr *recs, int n,
       vs_records_free(out, k + 1);
       return vs_error_set(err, r, "out of memory");
     }
-    if (r == 0)
+    if (r == 0) {
+      if (kept)
+        kept[k] = recs[i]->dom;
       k++;
-    else
+    } else
       memset(&out[k], 0, sizeof(out[k]));
   }
   *ret = out;
@@ -362,17 +391,12 @@ static int api_stats(void *h, const vs_stats_req_t *req, vs_record_t **ret,
         e && req->enforce && code_is_unsupported(e->code) ? -ENOTSUP : -EIO;
     return vs_error_set_virt(err, code, "statistics call failed");
   }
-  int r = take_records(recs, n, req, ret, nret, rpcs, err);
   /* An answer for every running domain lists them too. */
-  if (r == 0 && !req->uuids) {
-    virDomainPtr *doms = calloc((size_t)n + 1, sizeof(*doms));
-    if (doms) {
-      for (int i = 0; i < n; i++)
-        doms[i] = recs[i]->dom;
-      handles_set(c, doms, (size_t)n);
-      free(doms);
-    }
-  }
+  virDomainPtr *kept = req->uuids ? NULL : calloc((size_t)n + 1, sizeof(*kept));
+  int r = take_records(recs, n, req, ret, nret, kept, rpcs, err);
+  if (r == 0 && kept)
+    handles_set(c, kept, *ret, *nret);
+  free(kept);
   virDomainStatsRecordListFree(recs);
   return r;
 }

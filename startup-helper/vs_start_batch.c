@@ -330,14 +330,19 @@ static double host_cpu_seconds(void) {
   return (double)s.busy_ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int add_trace(vs_batch_t *b, uint64_t now, const char *reason) {
+static int add_trace_bound(vs_batch_t *b, uint64_t now, unsigned bound,
+                           const char *reason) {
   vs_bound_change_t *t = realloc(b->trace, (b->n_trace + 1) * sizeof(*t));
   if (!t)
     return -ENOMEM;
   b->trace = t;
   t[b->n_trace++] = (vs_bound_change_t){
-      .t = vs_batch_rel(b, now), .bound = b->throttle.bound, .reason = reason};
+      .t = vs_batch_rel(b, now), .bound = bound, .reason = reason};
   return 0;
+}
+
+static int add_trace(vs_batch_t *b, uint64_t now, const char *reason) {
+  return add_trace_bound(b, now, b->throttle.bound, reason);
 }
 
 /* Under the lock: account freed slots, start what the throttle allows. */
@@ -359,6 +364,12 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     if (why != VS_THROTTLE_KEEP)
       add_trace(b, now, vs_throttle_reason_name(why));
   }
+  unsigned waiting = 0;
+  for (size_t i = 0; i < b->n; i++)
+    waiting += b->vms[i].group == group && b->vms[i].state == VS_VM_WAITING &&
+               !b->aux[i].thread_started;
+  vs_throttle_set_waiting(&b->throttle, waiting);
+  unsigned tail_before = b->throttle.tail_starts;
   for (size_t i = 0; i < b->n; i++) {
     vs_vm_t *vm = &b->vms[i];
     if (vm->group != group || vm->state != VS_VM_WAITING ||
@@ -382,6 +393,9 @@ static void schedule(vs_batch_t *b, unsigned group, uint64_t now,
     }
     b->aux[i].thread_started = true;
   }
+  /* the tail rule started VMs over the bound: traced with the slots held */
+  if (b->throttle.tail_starts != tail_before)
+    add_trace_bound(b, now, b->throttle.in_flight, "tail");
 }
 
 /* Under the lock: a stop was requested. VMs waiting for a slot are

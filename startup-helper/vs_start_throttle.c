@@ -36,8 +36,18 @@ void vs_throttle_init(vs_throttle_t *t, const vs_throttle_conf_t *conf,
     t->bound = conf->bound;
 }
 
+/* Auto mode: the VMs still waiting would make an under-filled last wave. */
+static bool tail(const vs_throttle_t *t) {
+  return t->conf.auto_mode && !t->backed_off && t->waiting > 0 &&
+         t->waiting <= t->bound / 2;
+}
+
+void vs_throttle_set_waiting(vs_throttle_t *t, unsigned waiting) {
+  t->waiting = waiting;
+}
+
 uint64_t vs_throttle_next_ns(vs_throttle_t *t, uint64_t now) {
-  if (t->bound != 0 && t->in_flight >= t->bound) {
+  if (t->bound != 0 && t->in_flight >= t->bound && !tail(t)) {
     t->limited = true;
     return VS_THROTTLE_FULL;
   }
@@ -50,6 +60,10 @@ uint64_t vs_throttle_next_ns(vs_throttle_t *t, uint64_t now) {
 }
 
 void vs_throttle_acquire(vs_throttle_t *t, uint64_t now) {
+  if (t->bound != 0 && t->in_flight >= t->bound)
+    t->tail_starts++;
+  if (t->waiting > 0)
+    t->waiting--;
   t->in_flight++;
   t->last_start_ns = now;
   t->any_started = true;
@@ -82,6 +96,7 @@ vs_throttle_reason_t vs_throttle_adapt(vs_throttle_t *t, uint64_t now,
     unsigned old = t->bound;
     set_bound(t, t->bound / 2, now);
     t->settled = false;
+    t->backed_off = true;
     t->prev_bound = 0;
     t->prev_x = 0;
     return t->bound == old ? VS_THROTTLE_KEEP : VS_THROTTLE_DOWN_FAILURE;
@@ -92,6 +107,7 @@ vs_throttle_reason_t vs_throttle_adapt(vs_throttle_t *t, uint64_t now,
     unsigned b = t->bound * 3 / 4;
     set_bound(t, b < ncpu ? ncpu : b, now);
     t->settled = true;
+    t->backed_off = true;
     return VS_THROTTLE_DOWN_OVERLOAD;
   }
   if (load && load->valid) {

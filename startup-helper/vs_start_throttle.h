@@ -28,8 +28,13 @@
  *  - host load: more than VS_THROTTLE_MAX_RUNNABLE runnable threads per CPU
  *    (procs_running, averaged over the interval) -> bound x 3/4 and settle:
  *    each booting guest would get less than a quarter of a CPU, and guest
- *    watchdogs and timeouts start to fire.
- * It stays within [1, max_bound]. */
+ *    watchdogs and timeouts start to fire;
+ *  - tail: when the VMs still waiting to start are at most half the bound
+ *    (vs_throttle_set_waiting()), they start at once, over the bound: held
+ *    back, they would boot as a last wave that leaves CPUs idle (5 guests at
+ *    bound 2: waves of 2, 2 and 1); started with the wave before, they fill
+ *    them. Not after a failure or an overload lowered the bound.
+ * It stays within [1, max_bound] (the tail aside). */
 #pragma once
 
 #include <stdbool.h>
@@ -88,6 +93,9 @@ typedef struct {
   unsigned prev_bound;     /* the bound before the last doubling, 0 none */
   double prev_x;           /* its throughput estimate, VMs/s */
   double last_x;           /* the latest estimate (reports, tests) */
+  unsigned waiting;        /* VMs still to start (vs_throttle_set_waiting) */
+  bool backed_off;         /* a failure or an overload lowered the bound */
+  unsigned tail_starts;    /* VMs started over the bound by the tail rule */
 } vs_throttle_t;
 
 /* Set t up from conf at time now. */
@@ -98,6 +106,10 @@ void vs_throttle_init(vs_throttle_t *t, const vs_throttle_conf_t *conf,
  * every slot is held (wait for a release). Notes that a VM is waiting on
  * the bound (auto mode uses it). */
 uint64_t vs_throttle_next_ns(vs_throttle_t *t, uint64_t now);
+
+/* How many VMs are still waiting to start (auto mode's tail rule); each
+ * vs_throttle_acquire() counts one off. */
+void vs_throttle_set_waiting(vs_throttle_t *t, unsigned waiting);
 
 /* A VM takes a slot at now (call only when vs_throttle_next_ns() said 0). */
 void vs_throttle_acquire(vs_throttle_t *t, uint64_t now);

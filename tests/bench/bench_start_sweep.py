@@ -109,6 +109,7 @@ def storm(names, level, report, marker=MARKER, timeout=900):
 ROW_KEYS = ("wall_s", "mean_time_to_ready_s", "p95_time_to_ready_s", "mean_time_to_running_s",
             "p95_time_to_running_s", "mean_wait_s", "helper_cpu_s", "host_cpu_s",
             "final_bound")
+PER_RUN_KEYS = ("wall_s", "mean_time_to_ready_s")  # kept per run, for the spread
 
 
 def row_of_report(rep):
@@ -137,9 +138,10 @@ def sweep(names, levels, repeat=1, cooldown=3, out_prefix=None, marker=MARKER, t
     with that bound. Returns {vms, repeat, cooldown_s, levels: rows, recommended} like
     `virtscale-start sweep`'s JSON: per level its name, runs, failed_runs (runs with a
     guest not ready), the means over its runs of ROW_KEYS, and failed_vms (summed over
-    its runs), failures ({message: count}) and bound_traces (per run, the helper's
-    bound.trace: [{t, bound, reason}]). out_prefix: where the helper's reports go
-    (out_prefix-LEVEL-RUN.json); default a temporary directory."""
+    its runs), failures ({message: count}), bound_traces (per run, the helper's
+    bound.trace: [{t, bound, reason}]) and per_run (per run, its PER_RUN_KEYS).
+    out_prefix: where the helper's reports go (out_prefix-LEVEL-RUN.json); default a
+    temporary directory."""
     if out_prefix is None:
         out_prefix = os.path.join(tempfile.mkdtemp(prefix="virtscale-sweep-"), "sweep")
     print(f"sweep: {len(names)} guests, bounds {','.join(level_name(x) for x in levels)}, "
@@ -148,7 +150,7 @@ def sweep(names, levels, repeat=1, cooldown=3, out_prefix=None, marker=MARKER, t
     for level in levels:
         name = level_name(level)
         row = {"level": name, "runs": 0, "failed_runs": 0, "failed_vms": 0, "failures": {},
-               "bound_traces": []}
+               "bound_traces": [], "per_run": []}
         sums = dict.fromkeys(ROW_KEYS, 0.0)
         for rep in range(repeat):
             t0 = time.monotonic()
@@ -168,6 +170,7 @@ def sweep(names, levels, repeat=1, cooldown=3, out_prefix=None, marker=MARKER, t
             row["failed_runs"] += r["failed_vms"] > 0
             row["failed_vms"] += r["failed_vms"]
             row["bound_traces"].append(r["bound_trace"])
+            row["per_run"].append({k: r[k] for k in PER_RUN_KEYS})
             for k in ROW_KEYS:
                 sums[k] = None if sums[k] is None or r[k] is None else sums[k] + r[k]
         row.update({k: None if v is None else v / row["runs"] for k, v in sums.items()})

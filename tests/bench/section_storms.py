@@ -7,10 +7,11 @@ defined guests (Debian kernel + busybox initramfs, TCG, 128 MiB, printing a mark
 serial console once booted): at each bound every guest is stopped, the host gets a short
 cool-down, and `virtscale-start --max-parallel BOUND --ready console:MARKER` starts the
 storm, each throttle slot held until the guest is ready. At every size the CPU count and
-auto run first (the goal's comparison); then, while the section's 14 minutes last, all at
-once, 1 and twice the CPU count at the smaller sizes (a 50-guest storm takes 3-6 minutes
-per bound on 2 CPUs; all at once, guests die), so not every bound is tried at every size;
-the report says which were left out and quotes earlier runs for them."""
+auto run first (the goal's comparison); then, while the section's 14 minutes last, the
+same two again (A/B/A/B: the spread between two storms run the same way), then all at
+once, 1 and twice the CPU count at the smaller sizes (at 50 guests, all at once kills
+guests), so not every bound is tried at every size; the report says which were left out
+and quotes earlier runs for them."""
 import os
 import shutil
 import tempfile
@@ -69,10 +70,11 @@ def earlier(st, n):
 def plan(smoke, cpus=None):
     """(essential, optional): essential {storm size: bounds} (0 = all at once), run first
     at every size: the CPU count c (where the bound pays on this host: TCG guests boot on
-    the host's CPUs) and auto, the goal's comparison; optional [(size, bound)], most
-    telling first, run while the time budget lasts: all at once (the unbounded storm), 1
-    and 2c (either side of c). None at 50 guests: there a bound above c takes over 6
-    minutes on 2 CPUs and all at once kills guests (see EARLIER)."""
+    the host's CPUs) and auto, the goal's comparison; optional [(size, bounds)], most
+    telling first, run while the time budget lasts: c and auto again at every size (their
+    second run, in the same order), then all at once (the unbounded storm), 1 and 2c
+    (either side of c) at the smaller sizes. None of those at 50 guests: there a bound
+    above c took over 6 minutes on 2 CPUs and all at once killed guests (see EARLIER)."""
     c = cpus or os.cpu_count() or 2
     if smoke:
         return {2: [1, "auto"]}, []
@@ -85,31 +87,57 @@ def plan(smoke, cpus=None):
         for lv in (c, "auto"):
             if fix(n, lv) not in essential[n]:
                 essential[n].append(fix(n, lv))
-    optional = []
+    optional = [(n, list(lv)) for n, lv in essential.items()]
     for n, lv in ((10, 0), (5, 0), (5, 1), (10, 2 * c), (20, 0), (20, 2 * c)):
-        if fix(n, lv) not in essential[n] and (n, fix(n, lv)) not in optional:
-            optional.append((n, fix(n, lv)))
+        if fix(n, lv) not in essential[n] and (n, [fix(n, lv)]) not in optional:
+            optional.append((n, [fix(n, lv)]))
     return essential, optional
 
 
-def estimate(entry, level, n):
-    """Seconds an optional storm of n guests at `level` will take, from the bound-c storm
-    of the same size: one at a time about twice as long, others about as long (on 2
-    CPUs: docs/startup-helper.md, *Results*), plus stopping and the cool-down."""
+def estimate(entry, levels, n):
+    """Seconds optional storms of n guests at `levels` will take, from the slowest storm
+    of the same size so far: one at a time about twice as long, others about as long (on
+    2 CPUs: docs/startup-helper.md, *Results*), plus stopping and the cool-down."""
     ref = max(r["wall_s"] or 0 for r in entry["levels"])
-    return ref * (2.0 if level == 1 else 1.2) + COOLDOWN_S + 5 + 2 * n / sw.STOP_THREADS
+    return sum(ref * (2.0 if level == 1 else 1.2) + COOLDOWN_S + 5 + 2 * n / sw.STOP_THREADS
+               for level in levels)
+
+
+def merge(rows, new):
+    """rows with the rows of a later sweep added: a bound run before gets its runs joined
+    (runs and failures summed, ROW_KEYS the mean over all its runs, traces and per-run
+    figures kept); sorted by bound."""
+    out = {r["level"]: r for r in rows}
+    for r in new:
+        o = out.get(r["level"])
+        if o is None:
+            out[r["level"]] = r
+            continue
+        m, n0, n1 = dict(o), o["runs"], r["runs"]
+        for k in sw.ROW_KEYS:
+            m[k] = None if o.get(k) is None or r.get(k) is None else \
+                (o[k] * n0 + r[k] * n1) / (n0 + n1)
+        for k in ("runs", "failed_runs", "failed_vms"):
+            m[k] = o.get(k, 0) + r.get(k, 0)
+        m["failures"] = dict(o.get("failures", {}))
+        for msg, k in r.get("failures", {}).items():
+            m["failures"][msg] = m["failures"].get(msg, 0) + k
+        for k in ("bound_traces", "per_run"):
+            m[k] = o.get(k, []) + r.get(k, [])
+        out[r["level"]] = m
+    return sorted(out.values(), key=lambda r: order_key(r["level"]))
 
 
 def run(a, data, save):
     essential, optional = plan(a.smoke)
     cpus = os.cpu_count() or 2
     planned = {n: list(lv) for n, lv in essential.items()}
-    for n, lv in optional:
-        planned[n].append(lv)
+    for n, levels in optional:
+        planned[n] += [lv for lv in levels if lv not in planned[n]]
     data[NAME] = {"guest": GUEST, "repeat": REPEAT, "cooldown_s": COOLDOWN_S, "cpus": cpus,
                   "smoke": bool(a.smoke), "budget_s": BUDGET_S,
                   "plan": {str(n): [sw.level_name(x) for x in lv] for n, lv in planned.items()},
-                  "left_out": {}, "by_vms": {}}
+                  "left_out": {}, "once_only": {}, "by_vms": {}}
     st = data[NAME]
     sw.helper()
     work = tempfile.mkdtemp(prefix="virtscale-bench-storms-")
@@ -130,8 +158,7 @@ def run(a, data, save):
                                os.path.join(work, f"sweep-{n}-{len(levels)}"))
                 took = time.monotonic() - t0
                 e = st["by_vms"].setdefault(str(n), {"levels": [], "seconds": 0.0})
-                e["levels"] = sorted(e["levels"] + res["levels"],
-                                     key=lambda r: order_key(r["level"]))
+                e["levels"] = merge(e["levels"], res["levels"])
                 rec = sw.recommend(e["levels"])
                 e["recommended"] = rec["level"] if rec else None
                 e["seconds"] = round(e["seconds"] + took, 1)
@@ -145,15 +172,19 @@ def run(a, data, save):
                 storms(n, levels)
             # The optional storms after all the essential ones (each storm starts from
             # stopped guests and a cool-down, so the order does not matter to it).
-            for n, lv in optional:
+            for n, levels in optional:
                 left = BUDGET_S - (time.monotonic() - t_all)
-                need = estimate(st["by_vms"][str(n)], lv, n)
+                need = estimate(st["by_vms"][str(n)], levels, n)
                 if need > left:
-                    print(f"storms: {n} guests at bound {sw.level_name(lv)} left out: about "
+                    what = ", ".join(sw.level_name(lv) for lv in levels)
+                    print(f"storms: {n} guests at bound(s) {what} left out: about "
                           f"{need:.0f} s, {max(left, 0):.0f} s of the budget left", flush=True)
-                    st["left_out"].setdefault(str(n), []).append(sw.level_name(lv))
+                    have = {r["level"] for r in st["by_vms"][str(n)]["levels"]}
+                    for lv in map(sw.level_name, levels):  # never run, or run once only
+                        st["left_out" if lv not in have else "once_only"].setdefault(
+                            str(n), []).append(lv)
                     continue
-                storms(n, [lv])
+                storms(n, levels)
         # the guests' removal included, the wait for the host lock not
         st["seconds"] = round(time.monotonic() - t_all, 1)
         save()
@@ -166,6 +197,15 @@ def run(a, data, save):
 
 def num(x, digits=1):
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def spread(row, key):
+    """The row's mean of `key` over its runs, with the runs' lowest and highest when it
+    has more than one."""
+    runs = [x[key] for x in row.get("per_run", []) if x.get(key) is not None]
+    if len(runs) < 2:
+        return num(row[key])
+    return f"{num(row[key])} ({min(runs):.1f}–{max(runs):.1f})"
 
 
 def pct(x):
@@ -207,13 +247,14 @@ def size_lines(st, n):
     lines = [f"### {n} guests", "",
              f"{e['seconds']:.0f} s for this storm size. Seconds; CPU in seconds over the "
              "storm.", "",
-             "| bound | wall | mean to ready | p95 to ready | mean throttle wait | failed "
-             "guests | helper CPU | host CPU |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| bound | runs | wall | mean to ready | p95 to ready | mean throttle wait | "
+             "failed guests | helper CPU | host CPU |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         failed = r.get("failed_vms", r["failed_runs"])
         lines.append(
-            f"| {bound_label(r)} | {num(r['wall_s'])} | {num(r['mean_time_to_ready_s'])} | "
+            f"| {bound_label(r)} | {r['runs']} | {spread(r, 'wall_s')} | "
+            f"{spread(r, 'mean_time_to_ready_s')} | "
             f"{num(r['p95_time_to_ready_s'])} | {num(r['mean_wait_s'])} | "
             f"{f'**{failed}**' if failed else 0} | {num(r['helper_cpu_s'], 3)} | "
             f"{num(r['host_cpu_s'])} |")
@@ -224,13 +265,19 @@ def size_lines(st, n):
                 lines += [f"auto's bound{f' (run {i + 1})' if len(r['bound_traces']) > 1 else ''}"
                           ": " + ", ".join(f"{x['bound']} at {x['t']:.1f} s ({x['reason']})"
                                            for x in tr) + ".", ""]
-                held = {x["bound"] for x in tr}
+                held = {x["bound"] for x in tr if x["reason"] != "tail"}
+                tail = [x for x in tr if x["reason"] == "tail"]
                 fixed = [q for q in rows if len(held) == 1 and q["level"] == str(held.pop())]
-                if fixed:
+                if fixed and not tail:
                     lines += [f"auto held bound {fixed[0]['level']} from start to end, the same "
                               f"as the fixed row {fixed[0]['level']}: the difference between "
                               f"those two rows is the spread between two storms run the same "
                               f"way, not the throttle rule.", ""]
+                elif fixed:
+                    lines += [f"auto held bound {fixed[0]['level']} from start to end, but for "
+                              f"its tail rule: at {tail[0]['t']:.1f} s the last guests "
+                              f"started over the bound ({tail[-1]['bound']} slots held), "
+                              f"instead of booting as a last wave with CPUs to spare.", ""]
     for r in rows:
         for msg, k in sorted(r.get("failures", {}).items(), key=lambda x: -x[1]):
             lines.append(f"* {bound_label(r)}: {k} × {msg}")
@@ -238,6 +285,9 @@ def size_lines(st, n):
         lines.append("")
     measured = {r["level"] for r in rows}
     left = st.get("left_out", {}).get(n, [])
+    once = st.get("once_only", {}).get(n, [])
+    if once:
+        lines += [f"Run once only for time (no second run): {', '.join(map(lab, once))}.", ""]
     if left:
         lines += [f"Left out for time in this run (the section's budget is "
                   f"{st.get('budget_s', 0) / 60:.0f} minutes): {', '.join(map(lab, left))}.", ""]
@@ -265,9 +315,9 @@ def summary_lines(st):
         a, bw, bm = c["auto"], c["best_wall"], c["best_mean"]
         both = max(c["wall_pct"], c["mean_pct"])
         lines.append(
-            f"| {n} | {bw['wall_s']:.1f} (bound {bw['level']}) | {a['wall_s']:.1f} | "
-            f"{pct(c['wall_pct'])} | {bm['mean_time_to_ready_s']:.1f} (bound {bm['level']}) | "
-            f"{a['mean_time_to_ready_s']:.1f} | {pct(c['mean_pct'])} | "
+            f"| {n} | {spread(bw, 'wall_s')} (bound {bw['level']}) | {spread(a, 'wall_s')} | "
+            f"{pct(c['wall_pct'])} | {spread(bm, 'mean_time_to_ready_s')} (bound "
+            f"{bm['level']}) | {spread(a, 'mean_time_to_ready_s')} | {pct(c['mean_pct'])} | "
             f"{num(a.get('final_bound'), 0)} | {met(both)} |")
     for n in st.get("plan", {}):
         if n not in st.get("by_vms", {}):
@@ -286,8 +336,9 @@ def report(data, out, written):
         "--max-parallel BOUND --ready console:MARKER` (a throttle slot is held until the "
         "guest prints its marker): before each storm every guest is stopped and the host "
         "cools down for "
-        f"{st['cooldown_s']} s; {st['repeat']} run(s) per bound, so read differences under "
-        "about 5–10 % as noise. *bound*: guests starting at once (all at once: unbounded; "
+        f"{st['cooldown_s']} s. *runs*: storms per bound, alternated (c, auto, c, auto); "
+        "with two, a cell is their mean with both runs in brackets: read differences within "
+        "that spread as noise. *bound*: guests starting at once (all at once: unbounded; "
         "*auto*: `--max-parallel auto`, with the bound it ended at). *wall*: first request "
         "to last guest ready; *to ready*: request to marker, per guest; *throttle wait*: "
         "request to create call; *helper CPU*, *host CPU*: virtscale-start's and the whole "
@@ -391,8 +442,9 @@ def impact_lines(st, machine):
              "and the best bound on this host", "",
              f"libvirt {machine.get('libvirt', '?')}, QEMU {machine.get('qemu', '?')}, "
              f"{st['cpus']} CPUs; storms of tiny real guests booting under TCG, started by "
-             "virtscale-start with each bound (one storm per bound and size: read "
-             "differences under 5–10 % as noise).", ""]
+             "virtscale-start with each bound (one or two storms per bound and size, "
+             "their mean here; BENCHMARKS.md shows both runs: read differences within "
+             "that spread as noise).", ""]
     recs = {}
     for n in sizes(st):
         e = st["by_vms"][n]

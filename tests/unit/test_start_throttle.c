@@ -292,6 +292,58 @@ static void test_auto_failures_halve_and_restart(void **state) {
                       "failure");
 }
 
+/* 5 VMs at bound 2: waves of 2 and 3, not 2, 2 and 1. */
+static void test_auto_tail_starts_the_last_few_together(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 5};
+  vs_throttle_init(&t, &c, 0);
+  vs_throttle_set_waiting(&t, 5);
+  assert_int_equal(fill(&t, 0, 5), 2);
+  assert_int_equal(t.waiting, 3);
+  vs_throttle_release(&t, 6 * S, 0, true);
+  vs_throttle_release(&t, 6 * S, 0, true);
+  /* 3 waiting > 2 / 2: the bound first; the last one then joins them */
+  assert_int_equal(fill(&t, 6 * S, 3), 3);
+  assert_int_equal(t.in_flight, 3);
+  assert_int_equal(t.tail_starts, 1);
+  assert_int_equal(t.bound, 2);
+  assert_true(vs_throttle_next_ns(&t, 6 * S) == VS_THROTTLE_FULL);
+  assert_string_equal(vs_throttle_reason_name(VS_THROTTLE_KEEP), "keep");
+}
+
+/* More waiting than half the bound, a fixed bound, or a bound lowered by a
+ * failure: no tail. */
+static void test_auto_tail_only_when_it_fills_cpus(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 4, .max_bound = 20};
+  vs_throttle_init(&t, &c, 0);
+  vs_throttle_set_waiting(&t, 7);
+  assert_int_equal(fill(&t, 0, 7), 4);
+  /* 3 waiting > 4 / 2 */
+  assert_true(vs_throttle_next_ns(&t, 0) == VS_THROTTLE_FULL);
+  vs_throttle_set_waiting(&t, 2);
+  assert_int_equal(fill(&t, 0, 2), 2);
+  assert_int_equal(t.tail_starts, 2);
+
+  vs_throttle_conf_t f = {.bound = 2, .ncpu = 2, .max_bound = 5};
+  vs_throttle_init(&t, &f, 0);
+  vs_throttle_set_waiting(&t, 3);
+  assert_int_equal(fill(&t, 0, 3), 2);
+  vs_throttle_set_waiting(&t, 1);
+  assert_true(vs_throttle_next_ns(&t, 0) == VS_THROTTLE_FULL);
+
+  vs_throttle_init(&t, &c, 0);
+  vs_throttle_set_waiting(&t, 10);
+  assert_int_equal(fill(&t, 0, 10), 4);
+  vs_throttle_release(&t, 1 * S, 0, false);
+  assert_int_equal(vs_throttle_adapt(&t, 1 * S, &busy_host),
+                   VS_THROTTLE_DOWN_FAILURE);
+  assert_int_equal(t.bound, 2);
+  vs_throttle_set_waiting(&t, 1);
+  assert_true(vs_throttle_next_ns(&t, 1 * S) == VS_THROTTLE_FULL);
+  assert_int_equal(t.tail_starts, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_bound),
@@ -307,6 +359,8 @@ int main(void) {
       cmocka_unit_test(test_auto_backs_off_when_oversubscribed),
       cmocka_unit_test(test_auto_stays_when_cpus_are_saturated),
       cmocka_unit_test(test_auto_failures_halve_and_restart),
+      cmocka_unit_test(test_auto_tail_starts_the_last_few_together),
+      cmocka_unit_test(test_auto_tail_only_when_it_fills_cpus),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
