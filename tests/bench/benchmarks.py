@@ -56,7 +56,13 @@ def main():
     ap.add_argument("--report-only", metavar="FILE", default=None)
     ap.add_argument("--overlap", action="store_true", help="run growth's 10-minute memory "
                     "run beside the next sections (shorter, but they share the CPUs)")
+    ap.add_argument("--storms-minutes", type=float, default=None, metavar="M",
+                    help="the storms section's time budget: its second runs (A/B/A/B) and "
+                    "the other bounds run while it lasts (default "
+                    f"{SECTIONS['storms'].BUDGET_S // 60} minutes, its share of 45)")
     a = ap.parse_args()
+    if a.storms_minutes is not None and a.storms_minutes <= 0:
+        ap.error(f"--storms-minutes: {a.storms_minutes:g} is not a positive number of minutes")
     out = a.out or (tempfile.mkdtemp(prefix="virtscale-bench-") if a.smoke else bc.DOCS)
     os.makedirs(out, exist_ok=True)
     if a.report_only:

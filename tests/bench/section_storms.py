@@ -56,6 +56,13 @@ EARLIER_SOURCE = ("from earlier runs on this machine with the same guests "
                   "(docs/startup-helper.md, *Results*; not this run)")
 
 
+def command(st):
+    """The command that re-measures this section as it was run (its budget if not the
+    default)."""
+    b = st.get("budget_s", BUDGET_S)
+    return COMMAND + ("" if b == BUDGET_S else f" --storms-minutes {b / 60:g}")
+
+
 def earlier(st, n):
     """(why not tried or None, earlier figures) for size n when the run lacks one of the
     bounds EARLIER quotes for it, else None."""
@@ -131,11 +138,12 @@ def merge(rows, new):
 def run(a, data, save):
     essential, optional = plan(a.smoke)
     cpus = os.cpu_count() or 2
+    budget_s = BUDGET_S if getattr(a, "storms_minutes", None) is None else a.storms_minutes * 60
     planned = {n: list(lv) for n, lv in essential.items()}
     for n, levels in optional:
         planned[n] += [lv for lv in levels if lv not in planned[n]]
     data[NAME] = {"guest": GUEST, "repeat": REPEAT, "cooldown_s": COOLDOWN_S, "cpus": cpus,
-                  "smoke": bool(a.smoke), "budget_s": BUDGET_S,
+                  "smoke": bool(a.smoke), "budget_s": budget_s,
                   "plan": {str(n): [sw.level_name(x) for x in lv] for n, lv in planned.items()},
                   "left_out": {}, "once_only": {}, "by_vms": {}}
     st = data[NAME]
@@ -173,7 +181,7 @@ def run(a, data, save):
             # The optional storms after all the essential ones (each storm starts from
             # stopped guests and a cool-down, so the order does not matter to it).
             for n, levels in optional:
-                left = BUDGET_S - (time.monotonic() - t_all)
+                left = budget_s - (time.monotonic() - t_all)
                 need = estimate(st["by_vms"][str(n)], levels, n)
                 if need > left:
                     what = ", ".join(sw.level_name(lv) for lv in levels)
@@ -344,7 +352,7 @@ def report(data, out, written):
         "request to create call; *helper CPU*, *host CPU*: virtscale-start's and the whole "
         f"host's ({st['cpus']} CPUs) during the storm. Goal: auto within {GOAL_PCT:.0f} % "
         "of the best fixed bound (among those with no failed guest) on wall and on mean "
-        f"time to ready. Command: `{COMMAND}`.",
+        f"time to ready. Command: `{command(st)}`.",
         "",
     ]
     for n in sizes(st):
@@ -498,7 +506,7 @@ def impact_lines(st, machine):
     if quotes:
         lines.append(f"Bounds not measured in this run, {EARLIER_SOURCE}: "
                      + "; ".join(quotes) + ".")
-    return lines + ["", f"Command: `{COMMAND}`.", ""]
+    return lines + ["", f"Command: `{command(st)}`.", ""]
 
 
 def wait_lines(st):
@@ -536,7 +544,7 @@ def wait_lines(st):
                   "(compare *create → ready*)." if all_wait_pays(st) else
                   "At some size all at once has the lower mean time to ready: there the "
                   "wait is not made up by faster boots."]
-    return lines + ["", f"Command: `{COMMAND}`.", ""]
+    return lines + ["", f"Command: `{command(st)}`.", ""]
 
 
 def all_wait_pays(st):
