@@ -19,7 +19,7 @@ SECTIONS = {m.NAME: m for m in (section_cost, section_growth, section_libvirt,
 
 
 def machine_lines(data):
-    m = data.get("machine", {})
+    m = data.get("full_run", {}).get("machine") or data.get("machine", {})
     kvm = "KVM" if m.get("kvm") else "no /dev/kvm: QEMU TCG"
     return [
         "## The machine",
@@ -44,11 +44,18 @@ def header(title, data):
 
 
 def durations(data):
-    parts = ", ".join(f"{k} {v / 60:.1f} min" for k, v in data.get("durations_s", {}).items())
-    dur = data.get("duration_s")
-    if dur is not None:
-        return [f"The whole run took {dur / 60:.1f} minutes ({parts}).", ""]
-    return [f"Sections measured, each in its own run: {parts}.", ""] if parts else []
+    def parts(d):
+        return ", ".join(f"{k} {v / 60:.1f} min" for k, v in d.items())
+    full, now = data.get("full_run"), data.get("durations_s", {})
+    again = data.get("remeasured", {}) if full else {}
+    lines = [f"{name} was measured again on its own afterwards ({r.get('date')}, virtscale "
+             f"{r.get('virtscale')}, `{r.get('command')}`"
+             + (f", {now[name] / 60:.1f} min" if name in now else "")
+             + "); its figures above are from that run." for name, r in again.items()]
+    if full:
+        return [f"The whole run took {full['duration_s'] / 60:.1f} minutes "
+                f"({parts(full['durations_s'])})."] + lines + [""]
+    return [f"Sections measured, each in its own run: {parts(now)}.", ""] if now else []
 
 
 def beside_note(data, name):

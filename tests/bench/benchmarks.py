@@ -46,6 +46,12 @@ import bench_report  # noqa: E402
 SECTIONS = bench_report.SECTIONS
 
 
+def a_guests(wanted):
+    """The sections that measure on `cost`'s running VMs when both run."""
+    return [SECTIONS[s] for s in wanted
+            if "cost" in wanted and s != "cost" and hasattr(SECTIONS[s], "run_on")]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true")
@@ -82,8 +88,15 @@ def main():
             data = json.load(f)  # keep the sections not measured again
         if data.get("smoke"):
             data = {}
+    full = set(wanted) == set(SECTIONS)
     data.update(smoke=a.smoke, machine=bc.machine(), command=" ".join(sys.argv))
     data.setdefault("durations_s", {})
+    # A section measured again on its own: the report keeps the full run's machine line
+    # and durations (data["full_run"]) and says which sections come from which later run.
+    again = data.setdefault("remeasured", {})
+    for s in ([] if full else wanted + [m.NAME for m in a_guests(wanted)]):
+        again[s] = {"command": data["command"], "date": data["machine"].get("date"),
+                    "virtscale": data["machine"].get("virtscale")}
 
     def save():
         tmp = data_path + ".tmp"
@@ -92,8 +105,7 @@ def main():
         os.replace(tmp, data_path)
 
     # sections that can measure on `cost`'s running VMs do so when both run
-    a.guests = [SECTIONS[s] for s in wanted
-                if "cost" in wanted and s != "cost" and hasattr(SECTIONS[s], "run_on")]
+    a.guests = a_guests(wanted)
     for m in a.guests:
         data.pop(m.NAME, None)
         data["durations_s"].pop(m.NAME, None)
@@ -121,8 +133,11 @@ def main():
     finally:
         for finish in a.background or []:
             finish()
-    if set(wanted) == set(SECTIONS):
+    if full:
         data["duration_s"] = round(time.monotonic() - t0, 1)
+        data["full_run"] = {"duration_s": data["duration_s"], "machine": data["machine"],
+                            "durations_s": dict(data["durations_s"])}
+        data["remeasured"] = {}
     save()
     print("wrote " + ", ".join(bench_report.write(data, out)), flush=True)
 
