@@ -52,8 +52,9 @@ EARLIER = {
            "(nearly twice the wall and the host CPU); on a busy host all at once lost 13 of "
            "50 guests while booting (the guest kernel rebooted) and bound 8 lost one"),
 }
-EARLIER_SOURCE = ("from earlier runs on this machine with the same guests "
-                  "(docs/startup-helper.md, *Results*; not this run)")
+EARLIER_SOURCE = ("from earlier runs on this machine with the same guests before they had "
+                  "ACPI (tests/rig/guest.py: most of them then idled at 2.5-3 % of a CPU, "
+                  "slowing later boots; docs/startup-helper.md, *Results*; not this run)")
 
 
 def command(st):
