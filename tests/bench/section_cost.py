@@ -110,7 +110,7 @@ def run(a, data, save):
     guests = getattr(a, "guests", [])
     counts = sorted(set([3] if a.smoke else [20, 50, 100]).union(
         *(m.running_counts(a.smoke) for m in guests)))
-    seconds = 5 if a.smoke else 8  # per run; 2 rounds: 16 reads per plugin and count
+    seconds = 5 if a.smoke else 7  # per run; 2 rounds: 14 reads per plugin and count
     rounds = 1 if a.smoke else 2
     data[NAME] = {"interval": INTERVAL, "seconds": seconds, "rounds": rounds,
                   "confs": [c[0] for c in CONFS], "by_vms": {}}

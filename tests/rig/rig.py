@@ -28,6 +28,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -715,6 +716,7 @@ class Collectd:
         self.socket = os.path.join(self.workdir, "collectd.sock") if unixsock else None
         self.private_plugin_dir = os.path.join(self.workdir, "plugins")
         self.proc = None
+        self._us = None  # (socket, reader) of the kept unixsock connection
         self.netns = netns
         # Any "[error]" line collectd logs fails the with-block on exit, whoever logged
         # it, unless it matches one of these regexes (a test that provokes an error).
@@ -859,6 +861,7 @@ class Collectd:
     def stop(self, timeout=10):
         """SIGTERM collectd, wait timeout s, then SIGKILL. Returns its exit code (None if not
         started). Collects the log's "[error]" lines the test did not allow."""
+        self._close_unixsock()
         if self.proc is None:
             return None
         self._collect_errors()
@@ -926,16 +929,36 @@ class Collectd:
 
         The reply's first line is "<status> <message>"; a status N > 0 announces N more
         lines, which are read too. (collectdctl goes through libcollectdclient, whose
-        identifier fields hold only 63 bytes; this talks to the socket directly.)"""
-        import socket
+        identifier fields hold only 63 bytes; this talks to the socket directly.)
+        One connection serves every command until stop(), as a long-lived client would:
+        collectd 5.12 starts a thread per connection and logs an error when a short
+        one has already ended by the time it names that thread."""
         if not self.socket:
             raise RigError("unixsock() needs unixsock=True")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
+        for fresh in (self._us is None, True):
+            if fresh:
+                self._close_unixsock()
+                sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sk.settimeout(timeout)
+                    sk.connect(self.socket)
+                except OSError:
+                    sk.close()
+                    raise
+                self._us = (sk, sk.makefile("rb"))
+            sk, f = self._us
             sk.settimeout(timeout)
-            sk.connect(self.socket)
-            sk.sendall(command.encode() + b"\n")
-            f = sk.makefile("rb")
-            first = f.readline().decode(errors="replace").rstrip("\n")
+            try:
+                sk.sendall(command.encode() + b"\n")
+                first = f.readline().decode(errors="replace").rstrip("\n")
+            except (BrokenPipeError, ConnectionResetError):
+                first = ""  # collectd closed a kept connection (restarted): once more
+            except BaseException:
+                self._close_unixsock()  # a reply half read: never reuse
+                raise
+            if first or fresh:
+                break
+        try:
             if not first:
                 raise RigError(f"unixsock: no reply to {command!r}")
             lines = [first]
@@ -943,6 +966,15 @@ class Collectd:
             for _ in range(max(status, 0)):
                 lines.append(f.readline().decode(errors="replace").rstrip("\n"))
             return lines
+        except BaseException:
+            self._close_unixsock()
+            raise
+
+    def _close_unixsock(self):
+        if self._us is not None:
+            for x in reversed(self._us):
+                x.close()
+            self._us = None
 
     def getval(self, identifier):
         """GETVAL through the unixsock plugin -> {ds name: float}; RigError on error."""
