@@ -130,7 +130,7 @@ def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
         seen = {}        # identifier -> set of update times
         own = {k: [] for k in ("duration-sample", "duration-round_monitor", "duration-age_p50",
                                "duration-age_max", "count-cadence")}
-        c0, l0, t0 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(lp), time.time()
+        c0, l0, t0 = cd.cpu_ns(), rig.proc_cpu_ns(lp), time.time()
         deadline = t0 + seconds
         while time.time() < deadline:
             for ident, t in listval(cd).items():
@@ -141,7 +141,7 @@ def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
                     if v is not None:
                         own[k].append(v)
             time.sleep(interval / 3)
-        c1, l1, t1 = rig.proc_cpu_ns(cd.pid), rig.proc_cpu_ns(lp), time.time()
+        c1, l1, t1 = cd.cpu_ns(), rig.proc_cpu_ns(lp), time.time()
         threads, rss = cd.thread_count(), rss_mb(cd.pid)
         abandoned = selfval(cd, "total_operations-abandoned_calls") if plugin == "virtscale" \
             else None

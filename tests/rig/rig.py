@@ -118,17 +118,23 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def proc_cpu_ns(pid):
+def proc_cpu_ns(pid, skip_comm=()):
     """CPU time of all live threads of pid in ns (schedstat's first field), finer than
-    proc_cpu_seconds() for per-interval figures."""
+    proc_cpu_seconds() for per-interval figures; threads named in skip_comm left out."""
     total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+    for task in glob.glob(f"/proc/{pid}/task/*"):
         try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
+            if skip_comm and _read(f"{task}/comm").strip() in skip_comm:
+                continue
+            total += int(_read(f"{task}/schedstat").split()[0])
         except (OSError, ValueError, IndexError):
             pass  # a thread ended between glob and open
     return total
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
 
 
 @contextmanager
@@ -909,6 +915,13 @@ class Collectd:
     def cpu_ticks(self):
         """CPU time (utime + stime) of the running collectd, in seconds."""
         return proc_cpu_seconds(self._need_pid())
+
+    def cpu_ns(self):
+        """CPU time of the running collectd in ns (proc_cpu_ns()), without the thread that
+        serves this rig's unixsock connection (see unixsock()): what the observer costs
+        is not collectd's cost. (Threads of short connections, collectdctl's, leave it
+        when they end.)"""
+        return proc_cpu_ns(self._need_pid(), skip_comm=("unixsock conn",))
 
     def thread_count(self):
         """Number of threads of the running collectd."""
