@@ -133,6 +133,7 @@ def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
         c0, l0, t0 = cd.cpu_ns(), rig.proc_cpu_ns(lp), time.time()
         deadline = t0 + seconds
         while time.time() < deadline:
+            t_poll = time.time()
             for ident, t in listval(cd).items():
                 seen.setdefault(ident, set()).add(t)
             if plugin == "virtscale":
@@ -148,10 +149,13 @@ def run(names, conf, interval, seconds, plugin, on_seen=None, plugin_dir=None):
         slow = sum(1 for ln in cd.log().splitlines() if "took" in ln and "seconds" in ln)
         errors = [ln for ln in cd.log().splitlines() if "[error]" in ln]
         cd.stop()
+    # Values after the last LISTVAL are not seen: the window for what was seen ends
+    # when that LISTVAL was sent (t1 comes a sleep and a poll later; with it, a VM's
+    # last value could look 2.5 intervals old, depending on the phase of the reads).
     if on_seen:
-        on_seen(seen, t0, t1)
+        on_seen(seen, t0, t_poll)
     fresh, longest = freshness(seen, names, "virt" if plugin == "virt" else "virtscale",
-                               t0, t1, interval)
+                               t0, t_poll, interval)
     secs = t1 - t0
     res = {"plugin": plugin, "interval": interval, "vms": len(names), "seconds": secs,
            "collectd_ms": (c1 - c0) / 1e6 / (secs / interval),
