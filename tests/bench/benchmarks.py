@@ -34,6 +34,7 @@ nothing."""
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -50,6 +51,17 @@ def a_guests(wanted):
     """The sections that measure on `cost`'s running VMs when both run."""
     return [SECTIONS[s] for s in wanted
             if "cost" in wanted and s != "cost" and hasattr(SECTIONS[s], "run_on")]
+
+
+def stop_on_signals():
+    """SIGTERM and SIGINT end a run through the exception path, so the sections' with-blocks
+    remove their VMs and stop the collectd and libvirtd they started. SIGINT too: a shell
+    that starts this in the background without job control has it ignored."""
+    def stop(signum, _frame):
+        raise SystemExit(f"benchmarks: stopped by {signal.Signals(signum).name}; "
+                         f"removing what the run started")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
 
 
 def main():
@@ -76,6 +88,7 @@ def main():
             data = json.load(f)
         print("wrote " + ", ".join(bench_report.write(data, out)), flush=True)
         return
+    stop_on_signals()
     wanted = [s for s in a.sections.split(",") if s]
     unknown = [s for s in wanted if s not in SECTIONS]
     if unknown:
