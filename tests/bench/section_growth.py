@@ -594,9 +594,9 @@ def findings(data):
             # a mode that falls behind skips work: its CPU per read then understates
             # what sampling every VM would cost it
             out[-1] += (f" Per-domain fell behind here: only {100 * fresh:.0f} % of the VMs "
-                        f"had every group in every interval (bulk: {100 * (fresh_bulk or 0):.0f} %), "
-                        f"so it did less "
-                        f"work per read than bulk and the saving is understated.")
+                        f"had every group in every interval (bulk: "
+                        f"{100 * (fresh_bulk or 0):.0f} %), so it did less work per read than "
+                        f"bulk and the saving is understated.")
     f = bulk_fit(g)
     if f:
         out += ["", f"Per VM, bulk sampling costs {1000 * f[1]:.0f} µs of CPU per read "

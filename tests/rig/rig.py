@@ -123,18 +123,14 @@ def proc_cpu_ns(pid, skip_comm=()):
     proc_cpu_seconds() for per-interval figures; threads named in skip_comm left out."""
     total = 0
     for task in glob.glob(f"/proc/{pid}/task/*"):
+        if skip_comm and _comm(os.path.basename(task)) in skip_comm:
+            continue
         try:
-            if skip_comm and _read(f"{task}/comm").strip() in skip_comm:
-                continue
-            total += int(_read(f"{task}/schedstat").split()[0])
+            with open(f"{task}/schedstat") as f:
+                total += int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             pass  # a thread ended between glob and open
     return total
-
-
-def _read(path):
-    with open(path) as f:
-        return f.read()
 
 
 @contextmanager
