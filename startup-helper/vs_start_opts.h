@@ -65,6 +65,7 @@ typedef struct {
   char *plan_path;   /* --plan FILE or NULL (owned) */
   vs_start_target_t *targets; /* named domains, in start order (owned) */
   size_t n_targets;
+  size_t cap_targets; /* entries allocated in targets */
   char **group_names; /* one per group, from the plan or "default" (owned) */
   size_t n_groups;
 
