@@ -344,6 +344,29 @@ static void test_auto_tail_only_when_it_fills_cpus(void **state) {
   assert_int_equal(t.tail_starts, 0);
 }
 
+/* CPUs saturated at the bound: the last VMs wait for slots like the others
+ * (started over the bound they would only share the busy CPUs). */
+static void test_auto_no_tail_when_cpus_are_saturated(void **state) {
+  vs_throttle_t t;
+  vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 5};
+  vs_throttle_init(&t, &c, 0);
+  vs_throttle_set_waiting(&t, 5);
+  assert_int_equal(fill(&t, 0, 5), 2);
+  assert_true(vs_throttle_next_ns(&t, 0) == VS_THROTTLE_FULL);
+  vs_throttle_release(&t, 6 * S, 0, true);
+  assert_int_equal(vs_throttle_adapt(&t, 6 * S, &busy_host),
+                   VS_THROTTLE_CPU_SATURATED);
+  vs_throttle_release(&t, 6 * S, 0, true);
+  /* 3 waiting: the bound's 2 start, the last one waits for a slot */
+  assert_int_equal(fill(&t, 6 * S, 3), 2);
+  assert_int_equal(t.waiting, 1);
+  assert_true(vs_throttle_next_ns(&t, 6 * S) == VS_THROTTLE_FULL);
+  vs_throttle_release(&t, 12 * S, 6 * S, true);
+  assert_int_equal(fill(&t, 12 * S, 1), 1);
+  assert_int_equal(t.tail_starts, 0);
+  assert_int_equal(t.bound, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_bound),
@@ -361,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_auto_failures_halve_and_restart),
       cmocka_unit_test(test_auto_tail_starts_the_last_few_together),
       cmocka_unit_test(test_auto_tail_only_when_it_fills_cpus),
+      cmocka_unit_test(test_auto_no_tail_when_cpus_are_saturated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
