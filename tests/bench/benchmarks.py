@@ -29,8 +29,8 @@ The raw figures go to --data (default DIR/benchmarks.json) as each part ends, so
 cut short keeps what it measured; with --sections, the other sections' figures already
 in that file are kept, so a part can be measured again alone; --report-only renders a
 data file again. --smoke measures a few VMs for seconds (CI runs it so the scripts
-cannot rot) and writes into a temporary directory unless --out is given. It asserts
-nothing."""
+cannot rot) and writes into a temporary directory, removed at the end, unless --out
+is given. It asserts nothing."""
 import argparse
 import json
 import os
@@ -68,7 +68,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--out", default=None, help="where BENCHMARKS.md, FINDINGS.md and the "
-                    "plots go (default docs/; with --smoke a temporary directory)")
+                    "plots go (default docs/; with --smoke a temporary directory, removed "
+                    "at the end)")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--data", default=None)
     ap.add_argument("--report-only", metavar="FILE", default=None)
@@ -81,8 +82,18 @@ def main():
     a = ap.parse_args()
     if a.storms_minutes is not None and a.storms_minutes <= 0:
         ap.error(f"--storms-minutes: {a.storms_minutes:g} is not a positive number of minutes")
-    out = a.out or (tempfile.mkdtemp(prefix="virtscale-bench-") if a.smoke else bc.DOCS)
-    os.makedirs(out, exist_ok=True)
+    if a.smoke and a.out is None:
+        # the smoke run renders the report so it cannot rot, then leaves nothing behind
+        with tempfile.TemporaryDirectory(prefix="virtscale-bench-") as out:
+            measure(a, ap, out)
+            print(f"smoke run: {out} removed (--out DIR keeps the report)", flush=True)
+    else:
+        os.makedirs(a.out or bc.DOCS, exist_ok=True)
+        measure(a, ap, a.out or bc.DOCS)
+
+
+def measure(a, ap, out):
+    """Runs the wanted sections (or renders --report-only) and writes the report into out."""
     if a.report_only:
         with open(a.report_only) as f:
             data = json.load(f)
