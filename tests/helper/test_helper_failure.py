@@ -68,7 +68,7 @@ def main():
         rig.wait_for(lambda: f"{broken}/virtscale_start/duration-wait" in cd.identifiers(),
                      10, what="broken VM's wait value in csv")
         c.check(f"{bh}ready" not in cd.identifiers(), "broken VM has no ready value")
-        bad = [ln for ln in cd.log().splitlines() if "[error]" in ln or "[warning]" in ln]
+        bad = cd.problems()
         c.check(not bad, f"collectd logged problems: {bad}")
     c.done()
 

@@ -86,7 +86,7 @@ def main():
                  if "virtscale_start" in ln and ("not been updated" in ln or "FAILURE" in ln
                                                  or "WARNING" in ln)]
         c.check(not stale, f"threshold plugin complained: {stale[:3]}")
-        bad = [ln for ln in cd.log().splitlines() if "[error]" in ln or "[warning]" in ln]
+        bad = cd.problems()
         c.check(not bad, f"collectd logged problems: {bad[:5]}")
     c.done()
 

@@ -40,8 +40,7 @@ def main():
                 c.check(abs(got_val.get("value", 0) / (64 * 2**20) - 1) < 1e-6,
                         f"GETVAL {host!r}: {got_val!r}")
             cd.stop()
-            bad = [ln for ln in cd.log().splitlines()
-                   if "[error]" in ln or "[warning]" in ln]
+            bad = cd.problems()
             c.check(not bad, f"collectd logged problems: {bad}")
     c.done()
 

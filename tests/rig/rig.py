@@ -887,11 +887,19 @@ class Collectd:
         cp = run(self._command("-T"), timeout=timeout, check=False)
         return cp.returncode, cp.stdout + cp.stderr + "\n--- collectd.log ---\n" + self.log()
 
+    def _allowed(self, line):
+        return any(r.search(line) for r in self.allow_errors)
+
     def _collect_errors(self):
         for line in self.log().splitlines():
-            if "[error]" in line and not any(r.search(line) for r in self.allow_errors) \
-                    and line not in self.error_lines:
+            if "[error]" in line and not self._allowed(line) and line not in self.error_lines:
                 self.error_lines.append(line)
+
+    def problems(self):
+        """The log's "[error]" and "[warning]" lines, less those allowed (allow_errors and
+        collectd's own unixsock race above)."""
+        return [ln for ln in self.log().splitlines()
+                if ("[error]" in ln or "[warning]" in ln) and not self._allowed(ln)]
 
     def log(self):
         """Text of the collectd log file ('' if not yet written)."""
