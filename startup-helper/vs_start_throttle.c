@@ -36,11 +36,10 @@ void vs_throttle_init(vs_throttle_t *t, const vs_throttle_conf_t *conf,
     t->bound = conf->bound;
 }
 
-/* Auto mode: the VMs still waiting would make an under-filled last wave, and
- * the host has CPU to spare for them (not saturated at this bound). */
+/* Auto mode: the VMs still waiting would make an under-filled last wave. */
 static bool tail(const vs_throttle_t *t) {
-  return t->conf.auto_mode && !t->backed_off && !t->saturated &&
-         t->waiting > 0 && t->waiting <= t->bound / 2;
+  return t->conf.auto_mode && !t->backed_off && t->waiting > 0 &&
+         t->waiting <= t->bound / 2;
 }
 
 void vs_throttle_set_waiting(vs_throttle_t *t, unsigned waiting) {
@@ -124,7 +123,6 @@ vs_throttle_reason_t vs_throttle_adapt(vs_throttle_t *t, uint64_t now,
   if (t->busy_n > 0 &&
       t->busy_sum / (double)t->busy_n >= VS_THROTTLE_SATURATED_BUSY) {
     t->settled = true;
-    t->saturated = true;
     return VS_THROTTLE_CPU_SATURATED;
   }
 

@@ -344,9 +344,10 @@ static void test_auto_tail_only_when_it_fills_cpus(void **state) {
   assert_int_equal(t.tail_starts, 0);
 }
 
-/* CPUs saturated at the bound: the last VMs wait for slots like the others
- * (started over the bound they would only share the busy CPUs). */
-static void test_auto_no_tail_when_cpus_are_saturated(void **state) {
+/* CPUs saturated at the bound: the bound stays, and the last VM still joins
+ * the wave before it (the tail fills the CPU the last wave would leave idle).
+ */
+static void test_auto_tail_when_cpus_are_saturated(void **state) {
   vs_throttle_t t;
   vs_throttle_conf_t c = {.auto_mode = true, .ncpu = 2, .max_bound = 5};
   vs_throttle_init(&t, &c, 0);
@@ -357,13 +358,13 @@ static void test_auto_no_tail_when_cpus_are_saturated(void **state) {
   assert_int_equal(vs_throttle_adapt(&t, 6 * S, &busy_host),
                    VS_THROTTLE_CPU_SATURATED);
   vs_throttle_release(&t, 6 * S, 0, true);
-  /* 3 waiting: the bound's 2 start, the last one waits for a slot */
-  assert_int_equal(fill(&t, 6 * S, 3), 2);
-  assert_int_equal(t.waiting, 1);
-  assert_true(vs_throttle_next_ns(&t, 6 * S) == VS_THROTTLE_FULL);
-  vs_throttle_release(&t, 12 * S, 6 * S, true);
-  assert_int_equal(fill(&t, 12 * S, 1), 1);
-  assert_int_equal(t.tail_starts, 0);
+  /* 3 waiting: the bound's 2 start, then the last one with them */
+  assert_int_equal(fill(&t, 6 * S, 3), 3);
+  assert_int_equal(t.waiting, 0);
+  assert_int_equal(t.tail_starts, 1);
+  assert_int_equal(t.bound, 2);
+  /* settled: no later decision moves the bound */
+  assert_int_equal(vs_throttle_adapt(&t, 12 * S, &busy_host), VS_THROTTLE_KEEP);
   assert_int_equal(t.bound, 2);
 }
 
@@ -384,7 +385,7 @@ int main(void) {
       cmocka_unit_test(test_auto_failures_halve_and_restart),
       cmocka_unit_test(test_auto_tail_starts_the_last_few_together),
       cmocka_unit_test(test_auto_tail_only_when_it_fills_cpus),
-      cmocka_unit_test(test_auto_no_tail_when_cpus_are_saturated),
+      cmocka_unit_test(test_auto_tail_when_cpus_are_saturated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
