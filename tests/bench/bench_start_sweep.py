@@ -185,11 +185,16 @@ def usable(r):
     return r["runs"] and r["wall_s"] and r["mean_time_to_ready_s"] is not None
 
 
+def fixed_rows(rows):
+    """The fixed bounds (not auto) with no failed run and figures to compare."""
+    return [r for r in rows if r["level"] != "auto" and r["failed_runs"] == 0 and usable(r)]
+
+
 def recommend(rows):
     """virtscale-start sweep's rule (vs_sweep_recommend): among the fixed bounds with no
     failed run, those within 10 % of the best wall; of those the lowest mean time to
     ready (a tie: the lower bound, all at once last). Returns its row or None."""
-    fixed = [r for r in rows if r["level"] != "auto" and r["failed_runs"] == 0 and usable(r)]
+    fixed = fixed_rows(rows)
     if not fixed:
         return None
     best_wall = min(r["wall_s"] for r in fixed)
@@ -204,7 +209,7 @@ def compare(rows):
     or no such bound, else {auto, best_wall, best_mean (rows), wall_pct, mean_pct}: how
     much auto is above (+) or below (-) the best, in per cent."""
     auto = next((r for r in rows if r["level"] == "auto" and usable(r)), None)
-    fixed = [r for r in rows if r["level"] != "auto" and r["failed_runs"] == 0 and usable(r)]
+    fixed = fixed_rows(rows)
     if auto is None or not fixed:
         return None
     bw = min(fixed, key=lambda r: r["wall_s"])

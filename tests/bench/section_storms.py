@@ -449,12 +449,13 @@ def best_fixed(entry):
     return None if rec is None else row_of(entry["levels"], sw.level_name(rec))
 
 
-def near(row, best):
-    """row is another fixed bound, with no failed guest, within 10 % of best on wall and on
-    mean time to ready."""
-    return row is not best and row["level"] != "auto" and not row["failed_runs"] and all(
-        row[k] is not None and row[k] <= 1.1 * best[k]
-        for k in ("wall_s", "mean_time_to_ready_s"))
+def near_best(entry):
+    """The other fixed bounds with no failed run within 10 % of the best fixed bound on
+    wall and on mean time to ready: these runs cannot tell them apart from it."""
+    best = best_fixed(entry)
+    return [] if best is None else [
+        r for r in sw.fixed_rows(entry["levels"]) if r is not best and all(
+            r[k] <= 1.1 * best[k] for k in ("wall_s", "mean_time_to_ready_s"))]
 
 
 def impact_lines(st, machine):
@@ -505,8 +506,8 @@ def impact_lines(st, machine):
             lines.append("Best bound (lowest mean time to ready among the bounds within 10 % "
                          "of the best wall with no failed guest): " +
                          ", ".join(f"{lab(b)} at {n} guests" for n, b in recs.items()) + ".")
-        close = [f"{lab(q['level'])} at {n} guests" for n in recs
-                 for q in st["by_vms"][n]["levels"] if near(q, best_fixed(st["by_vms"][n]))]
+        close = [f"{lab(r['level'])} at {n} guests" for n in recs
+                 for r in near_best(st["by_vms"][n])]
         if close:
             lines.append("Within 10 % of the best bound on both wall and mean time to ready, "
                          "so not told apart from it by these runs: " + ", ".join(close) + ".")
